@@ -1,0 +1,79 @@
+"""Feature extractors shared by every learner.
+
+Written for :func:`torch.func.functional_call` and :func:`torch.func.vmap`: no in-place state, and
+batch normalisation uses the statistics of the batch it sees (``track_running_stats=False``), as in
+MAML's reference implementation. That makes the networks transductive: query examples are
+normalised with the statistics of their own batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+def conv_block(in_channels: int, out_channels: int, norm: bool = True) -> nn.Sequential:
+    """3x3 convolution, batch norm (batch statistics), ReLU, 2x2 max-pool: halves H and W."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels, track_running_stats=False) if norm else nn.Identity(),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class Conv4(nn.Module):
+    """Four conv blocks (Vinyals et al., 2016; Finn et al., 2017), flattened, with an optional linear head.
+
+    Input ``(B, C, H, W)`` with ``(C, H, W) == image_shape``; output ``(B, feature_dim)`` features with
+    ``feature_dim = hidden * (H // 16) * (W // 16)`` (64 for 28x28 Omniglot), or ``(B, n_out)`` logits
+    when ``n_out`` is given.
+    """
+
+    def __init__(
+        self, image_shape: Sequence[int] = (1, 28, 28), hidden: int = 64, n_out: int | None = None, norm: bool = True
+    ) -> None:
+        super().__init__()
+        c, h, w = image_shape
+        if h < 16 or w < 16:
+            raise ValueError(f"images of {tuple(image_shape)} are too small for four 2x2 poolings (need >= 16x16)")
+        channels = [c, hidden, hidden, hidden, hidden]
+        self.features = nn.Sequential(*(conv_block(a, b, norm) for a, b in zip(channels, channels[1:])), nn.Flatten())
+        self.image_shape = tuple(image_shape)
+        self.feature_dim = hidden * (h // 16) * (w // 16)
+        self.head = nn.Linear(self.feature_dim, n_out) if n_out is not None else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"Conv4 expects (B, {', '.join(map(str, self.image_shape))}) images, got {tuple(x.shape)}")
+        z = self.features(x)
+        return self.head(z) if self.head is not None else z
+
+
+def mlp(in_features: int, hidden: Sequence[int] = (40, 40), out_features: int = 1) -> nn.Sequential:
+    """Fully connected ReLU network ``(B, in_features) -> (B, out_features)``; MAML's sinusoid
+    regressor is ``mlp(1, (40, 40), 1)``."""
+    sizes = [in_features, *hidden]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], out_features))
+    return nn.Sequential(*layers)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def reset_parameters(module: nn.Module, seed: int) -> nn.Module:
+    """Re-initialise every layer of ``module`` with PyTorch's default init, reproducibly from ``seed``,
+    without touching the global CPU random state. Initialise on the CPU, then move the module."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in module.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return module
