@@ -1,0 +1,25 @@
+import metalearn_lib as ml
+from metalearn_lib.__main__ import main
+
+
+def test_info_prints_budget_and_learners(capsys, monkeypatch):
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "budget:  smoke" in out and "protonet" in out
+
+
+def test_fetch_data_without_download_reports_missing(tmp_path, capsys):
+    assert main(["fetch-data", "--root", str(tmp_path), "--no-download"]) == 1
+    assert "missing" in capsys.readouterr().err
+
+
+def test_fetch_data_finds_local_copy(omniglot_splits, capsys):
+    assert main(["fetch-data", "--no-download"]) == 0
+    assert "found" in capsys.readouterr().out
+
+
+def test_train_command_runs_and_scores(omniglot_splits, capsys, monkeypatch):
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    assert main(["train", "pixel-nn", "--test-episodes", "5"]) == 0
+    assert "pixel-nn 5-way 1-shot on Omniglot test:" in capsys.readouterr().out
