@@ -159,3 +159,27 @@ def test_real_omniglot_episode(omniglot_splits):
     ep = next(omniglot_splits["test"].episodes(20, 5, 15, seed=0))
     assert ep.support_x.shape == (100, 1, 28, 28) and ep.query_x.shape == (300, 1, 28, 28)
     assert 0.0 <= ep.support_x.min() and ep.support_x.max() <= 1.0
+
+
+def test_download_goes_through_torchvision_with_official_layout(tmp_path, monkeypatch):
+    """download=True asks torchvision's Omniglot (which checks the official md5) for both sets, into
+    <root>/omniglot/, and the reader then finds its omniglot-py/ folders. No network: torchvision is faked."""
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeTorchvisionOmniglot:
+        def __init__(self, root, background, download):
+            calls.append((root, background, download))
+            _write_fake_omniglot(tmp_path / "staging", as_zip=False)
+            source = omni.BACKGROUND if background else omni.EVALUATION
+            target = tmp_path / "omniglot" / "omniglot-py" / source
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "staging" / "omniglot" / source).rename(target)
+
+    monkeypatch.setattr(torchvision.datasets, "Omniglot", FakeTorchvisionOmniglot)
+    monkeypatch.setenv("METALEARN_CACHE", str(tmp_path / "cache"))
+    test = ml.Omniglot("test", root=tmp_path, image_size=20, download=True)
+    assert calls == [(str(tmp_path / "omniglot"), True, True), (str(tmp_path / "omniglot"), False, True)]
+    assert test.alphabets == ["Tengwar"]
+    assert ml.Omniglot("train", root=tmp_path, image_size=20).n_classes == 2  # now found locally
