@@ -3,11 +3,11 @@
 Notebooks do ``import metalearn_lib as ml``; everything a chapter needs is reachable from here.
 """
 
-from . import backbones, datasets, functional, learners, plotting
+from . import backbones, datasets, functional, learners, plotting, pretraining, rl
 from .backbones import Conv4, count_parameters, mlp, reset_parameters
 from .checkpoints import atomic_torch_save, load_checkpoint, save_checkpoint
 from .config import budget, budget_name, cache_dir, data_root
-from .datasets import FewShotDataset, Omniglot, Sinusoid, SinusoidTask, synthetic_classes
+from .datasets import FewShotDataset, Omniglot, Preferences, Sinusoid, SinusoidTask, synthetic_classes
 from .episodes import Episode
 from .evaluation import Score, evaluate, mean_ci95
 from .functional import forward_with, grads_of, params_of, sgd_step
@@ -19,11 +19,11 @@ from .training import History, meta_train
 __version__ = "0.1.0"
 
 __all__ = [
-    "backbones", "datasets", "functional", "learners", "plotting",
+    "backbones", "datasets", "functional", "learners", "plotting", "pretraining", "rl",
     "Conv4", "count_parameters", "mlp", "reset_parameters",
     "atomic_torch_save", "load_checkpoint", "save_checkpoint",
     "budget", "budget_name", "cache_dir", "data_root",
-    "FewShotDataset", "Omniglot", "Sinusoid", "SinusoidTask", "synthetic_classes",
+    "FewShotDataset", "Omniglot", "Preferences", "Sinusoid", "SinusoidTask", "synthetic_classes",
     "Episode",
     "Score", "evaluate", "mean_ci95",
     "forward_with", "grads_of", "params_of", "sgd_step",

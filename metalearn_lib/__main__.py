@@ -1,4 +1,4 @@
-"""Command line: ``python -m metalearn_lib {info,fetch-data,train} ...``."""
+"""Command line: ``python -m metalearn_lib {info,fetch-data,train,bench} ...``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmark
+
+    print(run_benchmark(args.name, meta_batch_sizes=args.meta_batch_sizes, repeats=args.repeats, device=args.device))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m metalearn_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint", default=None)
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
+    bench = sub.add_parser("bench", help="timing benchmarks, e.g. MAML looped vs vmapped meta-iterations")
+    bench.add_argument("name", choices=["maml-vmap"])
+    bench.add_argument("--meta-batch-sizes", type=int, nargs="+", default=[4, 16, 32])
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--device", default=None, help="default: CUDA when available, else CPU")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

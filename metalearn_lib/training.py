@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from .checkpoints import save_checkpoint
-from .config import budget_name
+from .checkpoints import load_checkpoint, save_checkpoint
+from .config import budget_name, cache_dir
 from .episodes import Episode
 from .evaluation import Score, evaluate
 from .learners.base import MetaLearner
@@ -109,3 +109,29 @@ def meta_train(
         learner.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def model_path(name: str) -> Path:
+    """Where trained weights of ``name`` at the current budget are kept: ``cache_dir()/models/NAME-BUDGET.pt``."""
+    return cache_dir() / "models" / f"{name}-{budget_name()}.pt"
+
+
+def save_trained(learner: MetaLearner, name: str, history: History, **meta: int | float | str) -> Path:
+    """Save a meta-trained ``learner`` under :func:`model_path` with its training time and ``meta``."""
+    return save_checkpoint(model_path(name), learner, seconds=history.seconds, steps=len(history.steps), **meta)
+
+
+def train_or_load(learner: MetaLearner, name: str, train: Callable[[], History]) -> dict:
+    """Load the weights :func:`save_trained` left for ``name`` at this budget into ``learner``, or call
+    ``train()`` (which meta-trains ``learner``) and save them. Returns the checkpoint metadata
+    (``seconds``, ``steps``, ...) with ``loaded`` telling which happened. Weights that no longer fit
+    ``learner`` (its architecture changed) are retrained."""
+    path = model_path(name)
+    if path.exists():
+        try:
+            return {**load_checkpoint(path, learner), "loaded": True}
+        except RuntimeError:
+            pass
+    history = train()
+    save_trained(learner, name, history)
+    return {"seconds": history.seconds, "steps": len(history.steps), "loaded": False}

@@ -1,7 +1,9 @@
-"""Data sets: Omniglot, sinusoid regression tasks and a synthetic set for tests."""
+"""Data sets: Omniglot, regression task families (sinusoids, user preferences) and a synthetic set for tests."""
 
 from .base import FewShotDataset
 from .omniglot import VAL_ALPHABETS, Omniglot, download_omniglot, find_source
+from .preferences import Preferences, UserPreference
+from .regression import TaskFamily
 from .sinusoid import Sinusoid, SinusoidTask
 from .synthetic import synthetic_classes
 
@@ -9,6 +11,9 @@ __all__ = [
     "FewShotDataset",
     "Omniglot",
     "VAL_ALPHABETS",
+    "Preferences",
+    "UserPreference",
+    "TaskFamily",
     "Sinusoid",
     "SinusoidTask",
     "download_omniglot",

@@ -7,14 +7,13 @@ inputs ``x ~ U[-5, 5]``; a K-shot episode holds K support and ``n_query`` query 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..episodes import Episode
-from ..sampling import FixedEpisodes, episode_stream
+from .regression import TaskFamily
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,9 @@ class SinusoidTask:
 
 
 @dataclass(frozen=True)
-class Sinusoid:
-    """The family of sinusoid tasks; ranges default to MAML's."""
+class Sinusoid(TaskFamily):
+    """The family of sinusoid tasks; ranges default to MAML's. Episode streams come from
+    :class:`~metalearn_lib.datasets.regression.TaskFamily`."""
 
     amplitude_range: tuple[float, float] = (0.1, 5.0)
     phase_range: tuple[float, float] = (0.0, math.pi)
@@ -53,14 +53,3 @@ class Sinusoid:
         x = self.sample_x(k_shot + n_query, generator)
         y = task(x)
         return Episode(x[:k_shot], y[:k_shot], x[k_shot:], y[k_shot:])
-
-    def episode(self, k_shot: int, n_query: int, generator: torch.Generator | None = None) -> Episode:
-        return self.episode_for(self.sample_task(generator), k_shot, n_query, generator)
-
-    def episodes(self, k_shot: int, n_query: int, seed: int = 0) -> Iterator[Episode]:
-        """Endless seeded stream of episodes (meta-training)."""
-        return episode_stream(lambda g: self.episode(k_shot, n_query, g), seed)
-
-    def fixed_episodes(self, k_shot: int, n_query: int, n_episodes: int, seed: int = 0) -> FixedEpisodes:
-        """``n_episodes`` episodes fixed by ``seed`` (validation and test)."""
-        return FixedEpisodes(lambda g: self.episode(k_shot, n_query, g), n_episodes, seed)
