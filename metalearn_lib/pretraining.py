@@ -1,4 +1,4 @@
-"""Supervised pretraining over every class of a pool, and a cache of pretrained encoders.
+"""Supervised pretraining over every class of a pool, with pretrained encoders cached per setting.
 
 The first stage of Baseline / Baseline++ (Chen et al., 2019) and of meta-transfer learning (Sun et
 al., 2019): ordinary mini-batch classification over all training classes at once (3252 classes for
@@ -9,24 +9,17 @@ the encoder is reused for new tasks.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from .backbones import Conv4, reset_parameters
-from .checkpoints import atomic_torch_save
-from .config import budget_name, cache_dir
 from .datasets.base import FewShotDataset
 from .runtime import resolve_device
 from .sampling import to_float_images
-from .evaluation import Score
-from .training import History
+from .training import History, Trained, minimise, models_dir, train_or_load
 
 #: bump when the pretraining recipe changes, so that stale cached encoders are not reused
 PRETRAIN_VERSION = 1
@@ -86,21 +79,14 @@ def pretrain(
         raise ValueError(f"need steps >= 1 and batch_size >= 1, got {steps} and {batch_size}")
     device = resolve_device(device)
     model = nn.Sequential(encoder, head).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    history = History(budget=budget_name())
-    start = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc="pretrain", disable=not progress):
+
+    def loss() -> Tensor:
         rows = torch.randint(len(dataset), (batch_size,), generator=generator)
         x = to_float_images(dataset.images[rows]).to(device)
-        loss = F.cross_entropy(model(x), dataset.labels[rows].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.steps.append(step)
-        history.loss.append(loss.item())
-    history.seconds = time.perf_counter() - start
-    return history
+        return F.cross_entropy(model(x), dataset.labels[rows].to(device))
+
+    return minimise(loss, model.parameters(), steps, lr=lr, desc="pretrain", progress=progress)
 
 
 def fingerprint(dataset: FewShotDataset) -> str:
@@ -109,63 +95,6 @@ def fingerprint(dataset: FewShotDataset) -> str:
     digest.update(dataset.images.contiguous().numpy().tobytes())
     digest.update(dataset.labels.contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-@dataclass
-class Trained:
-    """A trained model with the history of its training; ``cached`` tells whether it was loaded from
-    ``path`` instead of being trained in this call."""
-
-    model: nn.Module
-    history: History
-    cached: bool
-    path: Path
-
-
-def _history_state(history: History) -> dict:
-    """A :class:`~metalearn_lib.training.History` as tensors and plain values (``weights_only`` loadable)."""
-    scores = history.val_scores
-    meta = {
-        "budget": history.budget,
-        "seconds": history.seconds,
-        "best_step": -1 if history.best_step is None else history.best_step,
-        "metric": scores[0].metric if scores else "accuracy",
-    }
-    return {
-        "meta": meta,
-        "steps": torch.tensor(history.steps, dtype=torch.long),
-        "loss": torch.tensor(history.loss),
-        "val_steps": torch.tensor(history.val_steps, dtype=torch.long),
-        "val": torch.tensor([[s.mean, s.ci95, s.n] for s in scores], dtype=torch.float64).reshape(-1, 3),
-    }
-
-
-def _history_from(state: dict) -> History:
-    meta = state["meta"]
-    scores = [Score(m, c, int(n), meta["metric"]) for m, c, n in state["val"].tolist()]
-    best = None if meta["best_step"] < 0 else meta["best_step"]
-    steps, loss, val_steps = state["steps"].tolist(), state["loss"].tolist(), state["val_steps"].tolist()
-    return History(meta["budget"], steps, loss, val_steps, scores, meta["seconds"], best)
-
-
-def train_or_load(model: nn.Module, path: str | Path, train: Callable[[], History]) -> Trained:
-    """Load ``model``'s weights and training history from ``path`` when it exists; otherwise call
-    ``train()`` (which trains ``model`` in place and returns its :class:`~metalearn_lib.training.History`)
-    and save both atomically. ``path`` must name every setting that changes the result: chapters that
-    train the same model at the same budget then share one training."""
-    path = Path(path)
-    if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        return Trained(model, _history_from(state), True, path)
-    history = train()
-    atomic_torch_save({"model": model.state_dict(), **_history_state(history)}, path)
-    return Trained(model, history, False, path)
-
-
-def models_dir() -> Path:
-    """Where trained models are cached: ``cache_dir() / "models"``."""
-    return cache_dir() / "models"
 
 
 def pretrained_conv4(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 from tqdm import tqdm
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import atomic_torch_save, save_checkpoint
 from .config import budget_name, cache_dir
+from .datasets.base import FewShotDataset
 from .episodes import Episode
 from .evaluation import Score, evaluate
 from .learners.base import MetaLearner
@@ -111,27 +113,105 @@ def meta_train(
     return history
 
 
-def model_path(name: str) -> Path:
-    """Where trained weights of ``name`` at the current budget are kept: ``cache_dir()/models/NAME-BUDGET.pt``."""
-    return cache_dir() / "models" / f"{name}-{budget_name()}.pt"
+@dataclass
+class Trained:
+    """A trained model with the history of its training; ``cached`` tells whether it was loaded from
+    ``path`` instead of being trained in this call."""
+
+    model: nn.Module
+    history: History
+    cached: bool
+    path: Path
 
 
-def save_trained(learner: MetaLearner, name: str, history: History, **meta: int | float | str) -> Path:
-    """Save a meta-trained ``learner`` under :func:`model_path` with its training time and ``meta``."""
-    return save_checkpoint(model_path(name), learner, seconds=history.seconds, steps=len(history.steps), **meta)
+def _history_state(history: History) -> dict:
+    """A :class:`~metalearn_lib.training.History` as tensors and plain values (``weights_only`` loadable)."""
+    scores = history.val_scores
+    meta = {
+        "budget": history.budget,
+        "seconds": history.seconds,
+        "best_step": -1 if history.best_step is None else history.best_step,
+        "metric": scores[0].metric if scores else "accuracy",
+    }
+    return {
+        "meta": meta,
+        "steps": torch.tensor(history.steps, dtype=torch.long),
+        "loss": torch.tensor(history.loss),
+        "val_steps": torch.tensor(history.val_steps, dtype=torch.long),
+        "val": torch.tensor([[s.mean, s.ci95, s.n] for s in scores], dtype=torch.float64).reshape(-1, 3),
+    }
 
 
-def train_or_load(learner: MetaLearner, name: str, train: Callable[[], History]) -> dict:
-    """Load the weights :func:`save_trained` left for ``name`` at this budget into ``learner``, or call
-    ``train()`` (which meta-trains ``learner``) and save them. Returns the checkpoint metadata
-    (``seconds``, ``steps``, ...) with ``loaded`` telling which happened. Weights that no longer fit
-    ``learner`` (its architecture changed) are retrained."""
-    path = model_path(name)
+def _history_from(state: dict) -> History:
+    meta = state["meta"]
+    scores = [Score(m, c, int(n), meta["metric"]) for m, c, n in state["val"].tolist()]
+    best = None if meta["best_step"] < 0 else meta["best_step"]
+    steps, loss, val_steps = state["steps"].tolist(), state["loss"].tolist(), state["val_steps"].tolist()
+    return History(meta["budget"], steps, loss, val_steps, scores, meta["seconds"], best)
+
+
+def train_or_load(model: nn.Module, path: str | Path, train: Callable[[], History]) -> Trained:
+    """Load ``model``'s weights and training history from ``path`` when it exists; otherwise call
+    ``train()`` (which trains ``model`` in place and returns its :class:`~metalearn_lib.training.History`)
+    and save both atomically. ``path`` must name every setting that changes the result: chapters that
+    train the same model at the same budget then share one training."""
+    path = Path(path)
     if path.exists():
-        try:
-            return {**load_checkpoint(path, learner), "loaded": True}
-        except RuntimeError:
-            pass
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        return Trained(model, _history_from(state), True, path)
     history = train()
-    save_trained(learner, name, history)
-    return {"seconds": history.seconds, "steps": len(history.steps), "loaded": False}
+    atomic_torch_save({"model": model.state_dict(), **_history_state(history)}, path)
+    return Trained(model, history, False, path)
+
+
+def models_dir() -> Path:
+    """Where trained models are cached: ``cache_dir() / "models"``."""
+    return cache_dir() / "models"
+
+
+def meta_train_cached(
+    learner: MetaLearner,
+    name: str,
+    pool: FewShotDataset,
+    steps: int,
+    *,
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    val_episodes: Sequence[Episode] | None = None,
+    outer_lr: float = 1e-3,
+    seed: int = 0,
+) -> Trained:
+    """:func:`meta_train` on ``pool.episodes(n_way, k_shot, n_query, seed)`` (validated six times per
+    run), through :func:`train_or_load`: the file under :func:`models_dir` names the learner, budget and
+    recipe, so chapters that train the same learner the same way share one run."""
+    path = models_dir() / f"{name}-{budget_name()}-{n_way}w{k_shot}s{n_query}q-{steps}steps-lr{outer_lr:g}-seed{seed}.pt"
+    return train_or_load(
+        learner,
+        path,
+        lambda: meta_train(learner, pool.episodes(n_way, k_shot, n_query, seed=seed), steps, outer_lr=outer_lr,
+                           val_episodes=val_episodes, eval_every=max(1, steps // 6)),
+    )
+
+
+def minimise(
+    loss_fn: Callable[[], Tensor], parameters: Iterable[nn.Parameter], steps: int, *, lr: float = 1e-3,
+    desc: str = "train", progress: bool = True,
+) -> History:
+    """The plain (non-episodic) training loop: ``steps`` Adam steps on ``loss_fn()``, each call drawing
+    its own batch, with the loss of every step recorded in a :class:`History`."""
+    if steps < 1:
+        raise ValueError(f"need steps >= 1, got {steps}")
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    history = History(budget=budget_name())
+    start = time.perf_counter()
+    for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress):
+        loss = loss_fn()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.steps.append(step)
+        history.loss.append(loss.item())
+    history.seconds = time.perf_counter() - start
+    return history

@@ -56,7 +56,8 @@ def test_joint_training_learns_the_average_sinusoid():
 
 from metalearn_lib.learners import Baseline, BaselinePlusPlus, MetaTransfer, fine_tune  # noqa: E402
 from metalearn_lib.learners.meta_transfer import _hard_classes, hard_task_stream, worst_class  # noqa: E402
-from metalearn_lib.pretraining import CosineClassifier, make_head, pretrain, pretrained_conv4, train_or_load  # noqa: E402
+from metalearn_lib.pretraining import CosineClassifier, make_head, pretrain, pretrained_conv4  # noqa: E402
+from metalearn_lib.training import train_or_load  # noqa: E402
 
 
 def test_fine_tune_is_differentiable_only_when_asked():

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..backbones import Conv4, reset_parameters
 from .base import MetaLearner, register
-from .metric import squared_euclidean
+from .metric import per_class, squared_euclidean
 
 
 @register("pixel-nn")
@@ -27,11 +27,7 @@ class PixelNearestNeighbour(MetaLearner):
 
     def predict(self, state: tuple[Tensor, Tensor], query_x: Tensor) -> Tensor:
         support, labels = state
-        d = squared_euclidean(query_x.flatten(1), support)  # (n_query, n_support)
-        n_way = int(labels.max()) + 1
-        per_class = torch.full((len(query_x), n_way), float("inf"), dtype=d.dtype, device=d.device)
-        per_class = per_class.scatter_reduce(1, labels.expand_as(d), d, reduce="amin")
-        return -per_class
+        return -per_class(squared_euclidean(query_x.flatten(1), support), labels, "min")
 
 
 @register("scratch")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
-from ..config import budget_name
-from ..training import History
+from ..training import History, minimise
 
 
 class MultiTaskNet(nn.Module):
@@ -37,15 +34,7 @@ def train_multitask(
     ``sum_t mean_i (heads[t](trunk(x_ti)) - y_ti)^2``, for data ``xs[t]`` ``(K_t, d_in)``, ``ys[t]`` ``(K_t, d_out)``."""
     if len(xs) != len(net.heads) or len(ys) != len(xs):
         raise ValueError(f"need data for each of the {len(net.heads)} tasks, got {len(xs)} inputs and {len(ys)} targets")
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    history = History(budget=budget_name())
-    start = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc="multi-task training", disable=not progress):
-        loss = sum(torch.mean((net(x, t) - y) ** 2) for t, (x, y) in enumerate(zip(xs, ys)))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.steps.append(step)
-        history.loss.append(loss.item())
-    history.seconds = time.perf_counter() - start
-    return history
+    return minimise(
+        lambda: sum(torch.mean((net(x, t) - y) ** 2) for t, (x, y) in enumerate(zip(xs, ys))),
+        net.parameters(), steps, lr=lr, desc="multi-task training", progress=progress,
+    )

@@ -8,18 +8,15 @@ task must embed closer to each other than to the sets of the other tasks of the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from ..backbones import mlp
-from ..config import budget_name
 from ..datasets.sinusoid import Sinusoid
-from ..training import History
+from ..training import History, minimise
 from .metric import squared_euclidean
 
 
@@ -65,21 +62,14 @@ def train_task_encoder(
     if steps < 1 or n_tasks < 2:
         raise ValueError(f"need steps >= 1 and n_tasks >= 2, got {steps} and {n_tasks}")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
-    history = History(budget=budget_name())
-    start = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc="train task encoder", disable=not progress):
+
+    def loss() -> Tensor:
         tasks = [family.sample_task(generator) for _ in range(n_tasks)]
         x = torch.stack([family.sample_x(2 * k_shot, generator) for _ in tasks])  # (T, 2K, 1)
         y = torch.stack([task(xi) for task, xi in zip(tasks, x)])
-        loss = task_metric_loss(encoder, x[:, :k_shot], y[:, :k_shot], x[:, k_shot:], y[:, k_shot:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.steps.append(step)
-        history.loss.append(loss.item())
-    history.seconds = time.perf_counter() - start
-    return history
+        return task_metric_loss(encoder, x[:, :k_shot], y[:, :k_shot], x[:, k_shot:], y[:, k_shot:])
+
+    return minimise(loss, encoder.parameters(), steps, lr=lr, desc="train task encoder", progress=progress)
 
 
 def rank_sources(
