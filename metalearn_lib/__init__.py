@@ -10,7 +10,7 @@ from .config import budget, budget_name, cache_dir, data_root
 from .datasets import FewShotDataset, Omniglot, Preferences, Sinusoid, SinusoidTask, synthetic_classes
 from .episodes import Episode
 from .evaluation import Score, evaluate, mean_ci95
-from .functional import forward_with, grads_of, params_of, sgd_step
+from .functional import forward_with, gradient_descent, grads_of, params_of, sgd_step
 from .learners import LEARNERS, MetaLearner, available_learners, make_learner
 from .runtime import default_device, resolve_device, seed_everything
 from .sampling import EpisodeIndices, EpisodeSampler, FixedEpisodes, collate, episode_stream
@@ -26,7 +26,7 @@ __all__ = [
     "FewShotDataset", "Omniglot", "Preferences", "Sinusoid", "SinusoidTask", "synthetic_classes",
     "Episode",
     "Score", "evaluate", "mean_ci95",
-    "forward_with", "grads_of", "params_of", "sgd_step",
+    "forward_with", "gradient_descent", "grads_of", "params_of", "sgd_step",
     "LEARNERS", "MetaLearner", "available_learners", "make_learner",
     "default_device", "resolve_device", "seed_everything",
     "EpisodeIndices", "EpisodeSampler", "FixedEpisodes", "collate", "episode_stream",

@@ -1,17 +1,19 @@
-"""Functional view of a module: parameters as a dict, forward with any dict, one SGD step.
+"""Functional view of a module: parameters as a dict, forward with any dict, SGD steps on such dicts.
 
 Gradient-based learners keep "fast weights" in such dicts instead of patching modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
 Params = dict[str, Tensor]
+LossFn = Callable[[Params], Tensor]
+GradFn = Callable[[LossFn, Params, bool], Params]
 
 
 def params_of(module: nn.Module) -> Params:
@@ -43,3 +45,52 @@ def grads_of(loss: Tensor, params: Mapping[str, Tensor], create_graph: bool) -> 
     which second-order meta-learning differentiates through."""
     grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
     return dict(zip(params.keys(), grads))
+
+
+def autograd_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Params:
+    """Gradient of ``loss_fn(params)`` with :func:`torch.autograd.grad` (the default, looped path)."""
+    return grads_of(loss_fn(params), params, create_graph)
+
+
+def func_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Params:
+    """Gradient of ``loss_fn(params)`` with :func:`torch.func.grad`, usable inside :func:`torch.func.vmap`;
+    the result stays differentiable for an outer backward pass unless ``create_graph`` is False."""
+    grads = torch.func.grad(loss_fn)(params)
+    return grads if create_graph else {n: g.detach() for n, g in grads.items()}
+
+
+def gradient_descent(
+    loss_fn: LossFn,
+    params: Mapping[str, Tensor],
+    steps: int,
+    lr: float | Mapping[str, Tensor | float],
+    *,
+    differentiable: bool = False,
+    second_order: bool = True,
+    grad_fn: GradFn = autograd_grads,
+) -> Params:
+    """``steps`` plain SGD steps on ``loss_fn`` from ``params``: the one inner loop of every learner that
+    fits weights per task (fine-tuning, MAML and its variants, meta-transfer heads).
+
+    Args:
+        lr: one step size, or one per parameter (a scalar or a tensor of its shape, as in Meta-SGD).
+        differentiable: False (fine-tuning, evaluation): every step starts from detached weights and the
+            result is detached, nothing flows back to ``params``. True (meta-learning): the result is a
+            differentiable function of ``params`` and of ``lr``; a constant start (e.g. zeros) becomes a leaf.
+        second_order: with ``differentiable``, keep the graph of the gradients themselves (MAML); False
+            treats them as constants (first-order MAML), so only the identity path reaches ``params``.
+        grad_fn: how a gradient is taken: :func:`autograd_grads`, or :func:`func_grads` under vmap.
+
+    Runs with gradients enabled even when called under ``torch.no_grad()`` (evaluation).
+    """
+    if steps < 0:
+        raise ValueError(f"gradient descent needs steps >= 0, got {steps}")
+    params = dict(params)
+    with torch.enable_grad():
+        if differentiable:
+            params = {n: p if p.requires_grad else p.detach().requires_grad_() for n, p in params.items()}
+        for _ in range(steps):
+            if not differentiable:
+                params = {n: p.detach().requires_grad_() for n, p in params.items()}
+            params = sgd_step(params, grad_fn(loss_fn, params, differentiable and second_order), lr)
+    return params if differentiable else {n: p.detach() for n, p in params.items()}

@@ -52,27 +52,10 @@ def test_joint_training_learns_the_average_sinusoid():
         assert (learner.net(x) - expected).abs().mean() < 0.4
 
 
-# --- shared fine-tuning helper -------------------------------------------------------------------
-
-from metalearn_lib.learners import Baseline, BaselinePlusPlus, MetaTransfer, fine_tune  # noqa: E402
+from metalearn_lib.learners import Baseline, BaselinePlusPlus, MetaTransfer  # noqa: E402
 from metalearn_lib.learners.meta_transfer import _hard_classes, hard_task_stream, worst_class  # noqa: E402
 from metalearn_lib.pretraining import CosineClassifier, make_head, pretrain, pretrained_conv4  # noqa: E402
 from metalearn_lib.training import train_or_load  # noqa: E402
-
-
-def test_fine_tune_is_differentiable_only_when_asked():
-    w0 = torch.tensor([1.0], requires_grad=True)
-    x, y = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 6.0])
-    loss = lambda p: ((p["w"] * x - y) ** 2).mean()  # noqa: E731
-    # one step: w1 = w0 - lr * 5 (w0 - 3) = (1 - 5 lr) w0 + 15 lr; d w1 / d w0 = 1 - 5 lr = 0.5 at lr = 0.1
-    fast = fine_tune(loss, {"w": w0}, steps=1, lr=0.1, create_graph=True)
-    torch.testing.assert_close(fast["w"], torch.tensor([2.0]), check_dtype=False, atol=1e-6, rtol=0)
-    (grad,) = torch.autograd.grad(fast["w"].sum(), w0)
-    torch.testing.assert_close(grad, torch.tensor([0.5]))
-    detached = fine_tune(loss, {"w": w0}, steps=1, lr=0.1)
-    assert not detached["w"].requires_grad
-    with pytest.raises(ValueError, match="steps"):
-        fine_tune(loss, {"w": w0}, steps=-1, lr=0.1)
 
 
 # --- supervised pretraining and its cache ---------------------------------------------------------

@@ -20,7 +20,7 @@ from .generation import MetaNet, WeightGenerator
 from .optimization import ANIL, MAML, FirstOrderMAML, MetaSGD, Reptile
 from . import instance_transfer, multitask, task_selection
 from .meta_transfer import MetaTransfer, hard_task_stream
-from .transfer import Baseline, BaselinePlusPlus, FineTuner, fine_tune
+from .transfer import Baseline, BaselinePlusPlus, FineTuner
 
 __all__ = [
     "LEARNERS",
@@ -36,7 +36,6 @@ __all__ = [
     "Baseline",
     "BaselinePlusPlus",
     "MetaTransfer",
-    "fine_tune",
     "hard_task_stream",
     "meta_transfer",
     "lstm_meta",

@@ -13,11 +13,10 @@ from torch import Tensor, nn
 from ..backbones import Conv4
 from ..datasets.base import FewShotDataset
 from ..episodes import Episode
-from ..functional import Params, forward_with
+from ..functional import Params, forward_with, gradient_descent
 from ..pretraining import Trained, pretrained_conv4
 from ..sampling import EpisodeIndices, collate
 from .base import MetaLearner, register
-from .transfer import fine_tune
 
 
 @register("mtl")
@@ -82,7 +81,7 @@ class MetaTransfer(MetaLearner):
         n_way = int(support_y.max()) + 1
         start = {"weight": z.new_zeros(n_way, z.shape[1]), "bias": z.new_zeros(n_way)}
         loss = lambda head: F.cross_entropy(F.linear(z, head["weight"], head["bias"]), support_y)  # noqa: E731
-        return fine_tune(loss, start, self.inner_steps, self.inner_lr, create_graph=create_graph)
+        return gradient_descent(loss, start, self.inner_steps, self.inner_lr, differentiable=create_graph)
 
     def predict(self, state: Params, query_x: Tensor) -> Tensor:
         return F.linear(self.features(query_x), state["weight"], state["bias"])

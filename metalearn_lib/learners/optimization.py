@@ -9,7 +9,7 @@ meta-batch are either looped over (``torch.autograd.grad`` in the inner loop) or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import torch
@@ -18,24 +18,8 @@ from torch.func import vmap
 
 from ..backbones import Conv4
 from ..episodes import Episode
-from ..functional import Params, forward_with, grads_of, params_of, sgd_step
+from ..functional import GradFn, Params, autograd_grads, forward_with, func_grads, gradient_descent, params_of
 from .base import MetaLearner, register
-
-LossFn = Callable[[Params], Tensor]
-GradFn = Callable[[LossFn, Params, bool], Params]
-
-
-def autograd_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Params:
-    """Inner-loop gradient with :func:`torch.autograd.grad` (the looped path)."""
-    return grads_of(loss_fn(params), params, create_graph)
-
-
-def func_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Params:
-    """Inner-loop gradient with :func:`torch.func.grad`, usable inside :func:`torch.func.vmap`; the
-    result stays differentiable for the outer backward pass unless ``create_graph`` is False."""
-    grads = torch.func.grad(loss_fn)(params)
-    return grads if create_graph else {n: g.detach() for n, g in grads.items()}
-
 
 def stack_episodes(episodes: Sequence[Episode]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Support and query tensors of a meta-batch stacked on a new first axis, e.g. support_x
@@ -97,19 +81,16 @@ class MAML(MetaLearner):
         The second-order graph is built only when gradients were enabled on entry and
         ``first_order`` is False; under ``torch.no_grad()`` (evaluation) the result is detached.
         """
-        keep_graph = torch.is_grad_enabled()
         steps = self.inner_steps if self.training else self.test_inner_steps
         z = self.features(support_x)
-        params = params_of(self.net)
 
         def support_loss(p: Params) -> Tensor:
             return self.task_loss(forward_with(self.net, p, z), support_y)
 
-        with torch.enable_grad():
-            for _ in range(steps):
-                grads = grad_fn(support_loss, params, keep_graph and not self.first_order)
-                params = sgd_step(params, grads, self.inner_lrs())
-        return params if keep_graph else {n: p.detach() for n, p in params.items()}
+        return gradient_descent(
+            support_loss, params_of(self.net), steps, self.inner_lrs(),
+            differentiable=torch.is_grad_enabled(), second_order=not self.first_order, grad_fn=grad_fn,
+        )
 
     def predict(self, state: Params, query_x: Tensor) -> Tensor:
         return forward_with(self.net, state, self.features(query_x))

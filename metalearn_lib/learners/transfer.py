@@ -7,7 +7,7 @@ classifier on the frozen features of each task's support set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -17,32 +17,10 @@ from torch import Tensor, nn
 from ..backbones import Conv4
 from ..datasets.base import FewShotDataset
 from ..episodes import Episode
-from ..functional import Params, forward_with, grads_of, params_of, sgd_step
+from ..functional import Params, forward_with, gradient_descent, params_of
 from ..pretraining import Trained, pretrained_conv4
 from .base import MetaLearner, register
 from .metric import class_means
-
-
-def fine_tune(
-    loss_fn: Callable[[Params], Tensor], params: Params, steps: int, lr: float, create_graph: bool = False
-) -> Params:
-    """``steps`` plain SGD steps on ``loss_fn`` starting from ``params``.
-
-    With ``create_graph=False`` the result is detached: nothing flows back to the starting point
-    (transfer learning). With ``create_graph=True`` the steps stay differentiable, so a loss computed
-    with the result can be differentiated with respect to ``params`` (meta-learning, as in MAML).
-    Runs with gradients enabled even when called under ``torch.no_grad()`` (evaluation).
-    """
-    if steps < 0:
-        raise ValueError(f"fine-tuning steps must be >= 0, got {steps}")
-    with torch.enable_grad():
-        if create_graph:  # a starting point that is a constant (e.g. zeros) becomes a leaf to differentiate
-            params = {n: p if p.requires_grad else p.detach().requires_grad_() for n, p in params.items()}
-        for _ in range(steps):
-            if not create_graph:
-                params = {n: p.detach().requires_grad_() for n, p in params.items()}
-            params = sgd_step(params, grads_of(loss_fn(params), params, create_graph), lr)
-    return params if create_graph else {n: p.detach() for n, p in params.items()}
 
 
 @register("finetune")
@@ -74,7 +52,7 @@ class FineTuner(MetaLearner):
         """Fine-tuned copies of the weights (the learner's own weights are untouched)."""
         start = {n: p.detach() for n, p in params_of(self.net).items()}
         loss = lambda params: self.task_loss(forward_with(self.net, params, support_x), support_y)  # noqa: E731
-        return fine_tune(loss, start, self.inner_steps, self.inner_lr)
+        return gradient_descent(loss, start, self.inner_steps, self.inner_lr)
 
     def predict(self, state: Params, query_x: Tensor) -> Tensor:
         return forward_with(self.net, state, query_x)
@@ -137,7 +115,7 @@ class Baseline(MetaLearner):
         """The classifier trained on the support features (the encoder is left as it is)."""
         z = self.encoder(support_x).detach()
         loss = lambda head: F.cross_entropy(self.head_logits(head, z), support_y)  # noqa: E731
-        return fine_tune(loss, self.init_head(z, support_y), self.inner_steps, self.inner_lr)
+        return gradient_descent(loss, self.init_head(z, support_y), self.inner_steps, self.inner_lr)
 
     def predict(self, state: Params, query_x: Tensor) -> Tensor:
         return self.head_logits(state, self.encoder(query_x))
