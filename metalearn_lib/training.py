@@ -47,6 +47,9 @@ def _is_better(new: Score, old: Score | None) -> bool:
     return new.mean > old.mean if new.metric == "accuracy" else new.mean < old.mean
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def meta_train(
     learner: MetaLearner,
     episodes: Iterator[Episode],
@@ -54,6 +57,7 @@ def meta_train(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     outer_lr: float = 1e-3,
+    lr_schedule: str = "constant",
     meta_batch_size: int = 1,
     val_episodes: Sequence[Episode] | None = None,
     eval_every: int | None = None,
@@ -67,6 +71,9 @@ def meta_train(
     Args:
         episodes: endless stream of training episodes (e.g. ``dataset.episodes(5, 1, 15, seed=0)``).
         optimizer: default ``Adam(learner.parameters(), lr=outer_lr)``.
+        lr_schedule: ``"constant"``, or ``"cosine"``: the optimizer's rates decay to zero along a half
+            cosine over the ``steps`` (Loshchilov & Hutter, 2017), which at a fixed, short budget
+            usually ends at a better point than a constant rate.
         val_episodes: fixed episodes scored with :func:`evaluate` every ``eval_every`` steps (default:
             ten times per run) and at the end.
         restore_best: when validating, leave the learner with the weights of its best validation score.
@@ -74,6 +81,8 @@ def meta_train(
     """
     if steps < 1 or meta_batch_size < 1:
         raise ValueError(f"need steps >= 1 and meta_batch_size >= 1, got {steps} and {meta_batch_size}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose one of {LR_SCHEDULES}")
     device = resolve_device(device)
     learner.to(device).train()
     if optimizer is None:
@@ -81,6 +90,7 @@ def meta_train(
         if not params:
             raise ValueError(f"{type(learner).__name__} has no trainable parameters to meta-train")
         optimizer = torch.optim.Adam(params, lr=outer_lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_schedule == "cosine" else None
     eval_every = eval_every or max(1, steps // 10)
     history = History(budget=budget_name())
     best_state = None
@@ -91,6 +101,8 @@ def meta_train(
         if len(batch) < meta_batch_size:
             raise ValueError(f"the episode stream ran out after {step - 1} steps; pass an endless stream")
         stats = learner.outer_step(batch, optimizer)
+        if scheduler is not None:
+            scheduler.step()
         history.steps.append(step)
         history.loss.append(stats["loss"])
         if val_episodes is not None and (step % eval_every == 0 or step == steps):
@@ -116,12 +128,12 @@ def meta_train(
 @dataclass
 class Trained:
     """A trained model with the history of its training; ``cached`` tells whether it was loaded from
-    ``path`` instead of being trained in this call."""
+    ``path`` instead of being trained in this call (``path`` is None for a model with nothing to train)."""
 
     model: nn.Module
     history: History
     cached: bool
-    path: Path
+    path: Path | None
 
 
 def _history_state(history: History) -> dict:

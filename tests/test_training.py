@@ -42,3 +42,17 @@ def test_meta_train_rejects_bad_arguments(synthetic):
         ml.meta_train(ml.make_learner("pixel-nn"), synthetic.episodes(5, 1, 1), 5)
     with pytest.raises(ValueError, match="ran out"):
         ml.meta_train(small_protonet(), iter([next(synthetic.episodes(5, 1, 1))]), 3, progress=False)
+
+
+def test_cosine_schedule_decays_the_rate_to_zero(synthetic):
+    rates = {}
+    for schedule in ("constant", "cosine"):
+        learner = ml.make_learner("protonet", synthetic.image_shape)
+        optimizer = torch.optim.Adam(learner.parameters(), lr=1e-3)
+        ml.meta_train(learner, synthetic.episodes(5, 1, 2, seed=0), 4, optimizer=optimizer, lr_schedule=schedule,
+                      progress=False)
+        rates[schedule] = optimizer.param_groups[0]["lr"]
+    assert rates["constant"] == 1e-3 and rates["cosine"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        ml.meta_train(ml.make_learner("protonet", synthetic.image_shape), synthetic.episodes(5, 1, 2, seed=0), 2,
+                      lr_schedule="step")

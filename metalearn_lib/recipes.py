@@ -1,0 +1,209 @@
+"""The book's training recipes: how each registered learner is trained on Omniglot, at each budget.
+
+One table, read by the chapters, the comparison chapters and ``python -m metalearn_lib bench``: a
+model trained by one of them is loaded from the cache (:func:`~metalearn_lib.training.train_or_load`)
+by every other, because the cache file names every setting of its recipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import budget, budget_name
+from .datasets.base import FewShotDataset
+from .datasets.omniglot import Omniglot
+from .episodes import Episode
+from .evaluation import Score, evaluate
+from .learners.base import LEARNERS, MetaLearner, make_learner
+from .training import History, Trained, meta_train, models_dir, train_or_load
+
+PerBudget = tuple[int, int, int]
+"""A value for each budget: ``(smoke, book, paper)``."""
+
+NARROW: PerBudget = (8, 32, 64)
+"""Conv4 width of the optimization-based learners: second-order steps through a width-64 network do
+not fit the book's minutes on a CPU."""
+
+
+def at_budget(values: PerBudget) -> int:
+    """The entry of ``(smoke, book, paper)`` for the budget in force."""
+    smoke, book, paper = values
+    return budget(smoke=smoke, book=book, paper=paper)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one learner is trained: episodes, steps, optimiser and network width, per budget.
+
+    Args:
+        learner: a name in :data:`~metalearn_lib.learners.LEARNERS`.
+        n_way, k_shot, n_query: shape of the training episodes (``n_query=0`` for the sequence
+            learners, which read support and query as one sequence).
+        steps: outer steps of ``meta_batch_size`` episodes; 0 when the learner is not meta-trained.
+        outer_lr, lr_schedule: Adam's rate and its schedule (see :func:`~metalearn_lib.training.meta_train`).
+        hidden: Conv4 width handed to ``for_images`` (None: the learner's default).
+        pretrain_steps: supervised pretraining mini-batches before meta-training (transfer learners).
+        any_way: False when the network has one output per class, so a test with another number of
+            classes needs its own training run (with ``n_way`` set to that number).
+        options: further keyword arguments of ``for_images``.
+        source: the chapter that explains the recipe.
+    """
+
+    learner: str
+    n_way: int = 5
+    k_shot: int = 1
+    n_query: int = 15
+    steps: PerBudget = (0, 0, 0)
+    meta_batch_size: PerBudget = (1, 1, 1)
+    outer_lr: float = 1e-3
+    lr_schedule: str = "constant"
+    hidden: PerBudget | None = None
+    pretrain_steps: PerBudget | None = None
+    any_way: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def for_way(self, n_way: int) -> Recipe:
+        """The recipe for tests with ``n_way`` classes: itself when the learner takes any number of
+        classes, otherwise a copy trained on ``n_way``-way episodes."""
+        if self.any_way or n_way == self.n_way:
+            return self
+        return Recipe(**{**self.__dict__, "n_way": n_way})
+
+    def build(self, image_shape: Sequence[int] = (1, 28, 28)) -> MetaLearner:
+        """A fresh, untrained learner of this recipe."""
+        kwargs = dict(self.options)
+        if self.hidden is not None:
+            kwargs["hidden"] = at_budget(self.hidden)
+        return make_learner(self.learner, image_shape, self.n_way, **kwargs)
+
+    def describe(self) -> str:
+        """The recipe at the budget in force, in words (what a chapter prints before training)."""
+        steps = at_budget(self.steps)
+        parts = [f"{self.learner} ({budget_name()} budget):"]
+        if self.pretrain_steps is not None:
+            parts.append(f"{at_budget(self.pretrain_steps)} pretraining mini-batches, then")
+        if steps == 0:
+            parts.append("no meta-training")
+        else:
+            batch = at_budget(self.meta_batch_size)
+            episodes = f"{batch} episodes" if batch > 1 else "one episode"
+            if self.n_query:
+                shape = f"{self.n_way}-way {self.k_shot}-shot with {self.n_query} queries per class"
+            else:
+                shape = f"a sequence of {self.n_way} classes x {self.k_shot} drawings"
+            schedule = "" if self.lr_schedule == "constant" else f" with {self.lr_schedule} decay"
+            parts.append(f"{steps} steps of {episodes} ({shape}), Adam lr {self.outer_lr:g}{schedule}")
+        if self.hidden is not None:
+            parts[-1] += ","
+            parts.append(f"Conv4 width {at_budget(self.hidden)}")
+        return " ".join(parts)
+
+    def cache_name(self, val_episodes: int, seed: int = 0) -> str:
+        """File name that names every setting of the recipe at the budget in force, the number of
+        validation episodes and the seed of the training episodes."""
+        parts = [self.learner, budget_name(),
+                 f"{self.n_way}w{self.k_shot}s{self.n_query}q", f"{at_budget(self.steps)}x{at_budget(self.meta_batch_size)}",
+                 f"lr{self.outer_lr:g}" + ("" if self.lr_schedule == "constant" else self.lr_schedule), f"val{val_episodes}"]
+        if self.hidden is not None:
+            parts.append(f"w{at_budget(self.hidden)}")
+        if self.pretrain_steps is not None:
+            parts.append(f"pre{at_budget(self.pretrain_steps)}")
+        parts += [f"{k}{v}" for k, v in sorted(self.options.items())]
+        return "-".join([*parts, f"seed{seed}"]) + ".pt"
+
+
+_PAIR_STEPS: PerBudget = (4, 700, 20000)
+_OPTIMIZATION = dict(k_shot=1, n_query=5, steps=(3, 1200, 60000), meta_batch_size=(2, 4, 32), hidden=NARROW, any_way=False)
+_SEQUENCE = dict(k_shot=10, n_query=0, steps=(3, 250, 6250), meta_batch_size=(16, 16, 16), any_way=False)
+_PRETRAIN: PerBudget = (5, 1200, 20000)
+
+RECIPES: dict[str, Recipe] = {
+    "pixel-nn": Recipe("pixel-nn", source="chapters/01_background/01_why_meta_learning"),
+    "scratch": Recipe("scratch", any_way=False, source="chapters/01_background/01_why_meta_learning"),
+    "siamese": Recipe("siamese", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/01_siamese"),
+    "triplet": Recipe("triplet", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/02_triplet"),
+    "matching": Recipe("matching", 20, 5, 5, (4, 1200, 20000), source="chapters/03_metric/03_matching"),
+    "protonet": Recipe("protonet", 20, 5, 5, (4, 1600, 20000), outer_lr=2e-3, lr_schedule="cosine",
+                       source="chapters/03_metric/04_prototypical"),
+    "relation": Recipe("relation", 10, 5, 5, (4, 1000, 20000), source="chapters/03_metric/05_relation"),
+    "rnn-meta": Recipe("rnn-meta", **_SEQUENCE, source="chapters/04_model_memory/01_rnn_meta_learner"),
+    "mann": Recipe("mann", **_SEQUENCE, source="chapters/04_model_memory/02_mann"),
+    "weight-generator": Recipe("weight-generator", steps=(4, 500, 20000), source="chapters/04_model_memory/03_parameter_generation"),
+    "metanet": Recipe("metanet", steps=(4, 500, 20000), any_way=False, source="chapters/04_model_memory/04_metanet"),
+    "maml": Recipe("maml", **_OPTIMIZATION, source="chapters/05_optimization/01_maml"),
+    "fomaml": Recipe("fomaml", **_OPTIMIZATION, source="chapters/05_optimization/02_reptile"),
+    "reptile": Recipe("reptile", **{**_OPTIMIZATION, "steps": (3, 600, 100000)}, source="chapters/05_optimization/02_reptile"),
+    "meta-sgd": Recipe("meta-sgd", **_OPTIMIZATION, source="chapters/05_optimization/03_meta_sgd"),
+    "lstm-meta": Recipe("lstm-meta", **{**_OPTIMIZATION, "steps": (3, 250, 20000)},
+                        source="chapters/05_optimization/04_lstm_meta_learner"),
+    "anil": Recipe("anil", **_OPTIMIZATION, source="chapters/05_optimization/05_anil"),
+    "finetune": Recipe("finetune", 5, 5, 15, (4, 500, 20000), any_way=False, source="chapters/06_transfer/01_feature_transfer"),
+    "baseline": Recipe("baseline", pretrain_steps=_PRETRAIN, source="chapters/06_transfer/01_feature_transfer"),
+    "baseline++": Recipe("baseline++", pretrain_steps=_PRETRAIN, source="chapters/06_transfer/01_feature_transfer"),
+    "mtl": Recipe("mtl", 5, 5, 15, (2, 100, 10000), (4, 4, 4), pretrain_steps=_PRETRAIN,
+                  source="chapters/06_transfer/05_meta_transfer"),
+}
+"""Recipe of every registered learner, by name."""
+
+
+def recipe(name: str, n_way: int | None = None) -> Recipe:
+    """The recipe of learner ``name``, for tests with ``n_way`` classes (default: its training way)."""
+    if name not in RECIPES:
+        known = ", ".join(sorted(RECIPES))
+        raise ValueError(f"no recipe for {name!r}; recipes exist for: {known}")
+    chosen = RECIPES[name]
+    return chosen if n_way is None else chosen.for_way(n_way)
+
+
+def validation_episodes(n_way: int = 5, seed: int = 1) -> list[Episode]:
+    """The fixed 5-way 1-shot validation episodes every recipe selects its best step on (validation
+    alphabets: disjoint from the training and test ones)."""
+    return Omniglot("val").fixed_episodes(n_way, 1, 15, budget(smoke=4, book=50, paper=200), seed=seed)
+
+
+def train_recipe(
+    name: str, n_way: int | None = None, *, pool: FewShotDataset | None = None, seed: int = 0, progress: bool = True,
+) -> Trained:
+    """Learner ``name`` trained by its recipe at the budget in force, or loaded from the cache.
+
+    ``pool`` defaults to the Omniglot background alphabets with rotations. Learners that are not
+    meta-trained (``steps`` 0) come back with their pretraining's history, or an empty one.
+    """
+    chosen = recipe(name, n_way)
+    pool = pool if pool is not None else Omniglot("train", rotations=True)
+    val = validation_episodes(chosen.n_way if not chosen.any_way else 5)
+    learner = chosen.build(pool.image_shape)
+    history = History(budget=budget_name())
+    path = None
+    if chosen.pretrain_steps is not None:
+        pretrained = learner.pretrain(pool, at_budget(chosen.pretrain_steps))
+        history, path = pretrained.history, pretrained.path
+    steps = at_budget(chosen.steps)
+    if steps == 0:
+        return Trained(learner, history, True, path)
+    return train_or_load(learner, models_dir() / chosen.cache_name(len(val), seed), lambda: meta_train(
+        learner, pool.episodes(chosen.n_way, chosen.k_shot, chosen.n_query, seed=seed), steps,
+        outer_lr=chosen.outer_lr, lr_schedule=chosen.lr_schedule, meta_batch_size=at_budget(chosen.meta_batch_size), val_episodes=val,
+        eval_every=max(1, steps // 6), progress=progress,
+    ))
+
+
+def fixed_test_episodes(n_way: int = 5, k_shot: int = 1, n: int | None = None) -> list[Episode]:
+    """The book's test tasks: ``n`` fixed episodes (default 20 / 600 / 600 by budget) of the evaluation
+    alphabets with 15 queries per class and seed 2026, identical for every learner and chapter."""
+    n = n if n is not None else budget(smoke=20, book=600, paper=600)
+    return Omniglot("test").fixed_episodes(n_way, k_shot, 15, n, seed=2026)
+
+
+def train_and_test(name: str, n_way: int = 5, k_shot: int = 1, n_episodes: int | None = None) -> tuple[Trained, Score]:
+    """:func:`train_recipe` then :func:`~metalearn_lib.evaluation.evaluate` on :func:`fixed_test_episodes`."""
+    trained = train_recipe(name, n_way)
+    return trained, evaluate(trained.model, fixed_test_episodes(n_way, k_shot, n_episodes))
+
+
+def missing_recipes() -> list[str]:
+    """Registered learners without a recipe (the benchmark and a test require none)."""
+    return sorted(set(LEARNERS) - set(RECIPES))
