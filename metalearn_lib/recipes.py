@@ -116,7 +116,7 @@ class Recipe:
 
 
 _PAIR_STEPS: PerBudget = (4, 700, 20000)
-_OPTIMIZATION = dict(k_shot=1, n_query=5, steps=(3, 1200, 60000), meta_batch_size=(2, 4, 32), hidden=NARROW, any_way=False)
+_OPTIMIZATION = dict(k_shot=1, n_query=5, steps=(3, 1600, 60000), meta_batch_size=(2, 4, 32), hidden=NARROW, any_way=False)
 _SEQUENCE = dict(k_shot=10, n_query=0, steps=(3, 250, 6250), meta_batch_size=(16, 16, 16), any_way=False)
 _PRETRAIN: PerBudget = (5, 1200, 20000)
 
