@@ -39,32 +39,34 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     import metalearn_lib as ml
+    from .recipes import recipe, train_recipe
 
     ml.seed_everything(args.seed)
-    train = ml.Omniglot("train", rotations=True)
-    test = ml.Omniglot("test")
-    learner = ml.make_learner(args.learner, train.image_shape, args.n_way)
-    steps = args.steps or ml.budget(smoke=20, book=1000, paper=20000)
-    if any(p.requires_grad for p in learner.parameters()):
-        history = ml.meta_train(
-            learner,
-            train.episodes(args.train_way or args.n_way, args.k_shot, args.n_query, seed=args.seed),
-            steps,
-            outer_lr=args.outer_lr,
-            meta_batch_size=args.meta_batch_size,
-            checkpoint=args.checkpoint,
-        )
-        print(f"trained {steps} steps in {history.seconds:.1f} s ({ml.budget_name()} budget)")
-    episodes = test.fixed_episodes(args.n_way, args.k_shot, 15, args.test_episodes, seed=2026)
-    score = ml.evaluate(learner, episodes, progress=True)
+    trained = train_recipe(args.learner, args.n_way, seed=args.seed)
+    chosen = recipe(args.learner, args.n_way)
+    if trained.path is None:
+        print(f"{args.learner} has nothing to meta-train")
+    else:
+        action = "loaded from" if trained.cached else "trained and saved to"
+        print(f"{args.learner}: {action} {trained.path} ({ml.budget_name()} budget, "
+              f"{trained.history.seconds:.1f} s of training; recipe from {chosen.source})")
+    episodes = ml.Omniglot("test").fixed_episodes(args.n_way, args.k_shot, 15, args.test_episodes, seed=2026)
+    score = ml.evaluate(trained.model, episodes, progress=True)
     print(f"{args.learner} {args.n_way}-way {args.k_shot}-shot on Omniglot test: {score}")
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmark
+    from . import bench
 
-    print(run_benchmark(args.name, meta_batch_sizes=args.meta_batch_sizes, repeats=args.repeats, device=args.device))
+    if args.name == "maml-vmap":
+        print(bench.run_benchmark(args.name, meta_batch_sizes=args.meta_batch_sizes, repeats=args.repeats,
+                                  device=args.device))
+        return 0
+    results = bench.benchmark_learners(args.learners, args.ways, args.shots, device=args.device)
+    path = bench.save_results(results, args.out or bench.default_results_path())
+    print(bench.format_results(results))
+    print(f"results written to {path}")
     return 0
 
 
@@ -79,21 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--no-download", action="store_true", help="only check, never download")
     fetch.set_defaults(func=cmd_fetch_data)
 
-    train = sub.add_parser("train", help="meta-train a registered learner on Omniglot and test it")
+    train = sub.add_parser("train", help="train a registered learner by the book's recipe (or load it) and test it")
     train.add_argument("learner")
-    train.add_argument("--n-way", type=int, default=5)
+    train.add_argument("--n-way", type=int, default=5, help="classes per test episode (and training, for fixed-way learners)")
     train.add_argument("--k-shot", type=int, default=1)
-    train.add_argument("--n-query", type=int, default=15)
-    train.add_argument("--train-way", type=int, default=None, help="ways of training episodes (default: --n-way)")
-    train.add_argument("--steps", type=int, default=None, help="default: from METALEARN_BUDGET")
-    train.add_argument("--outer-lr", type=float, default=1e-3)
-    train.add_argument("--meta-batch-size", type=int, default=1)
     train.add_argument("--test-episodes", type=int, default=600)
-    train.add_argument("--checkpoint", default=None)
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
-    bench = sub.add_parser("bench", help="timing benchmarks, e.g. MAML looped vs vmapped meta-iterations")
-    bench.add_argument("name", choices=["maml-vmap"])
+
+    bench = sub.add_parser("bench", help="'learners': every learner on the same test episodes; "
+                                         "'maml-vmap': MAML meta-iterations looped vs vmapped")
+    bench.add_argument("name", nargs="?", default="learners", choices=["learners", "maml-vmap"])
+    bench.add_argument("--learners", nargs="+", default=None, help="default: every learner with a recipe")
+    bench.add_argument("--ways", type=int, nargs="+", default=[5, 20])
+    bench.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    bench.add_argument("--out", default=None, help="results file (default: under the cache, named by budget)")
     bench.add_argument("--meta-batch-sizes", type=int, nargs="+", default=[4, 16, 32])
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", default=None, help="default: CUDA when available, else CPU")

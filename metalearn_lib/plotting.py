@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
@@ -12,6 +13,9 @@ from torch import Tensor
 from .episodes import Episode
 from .evaluation import Score
 from .training import History
+
+if TYPE_CHECKING:
+    from .bench import LearnerResult
 
 
 def _image(ax: plt.Axes, x: Tensor) -> None:
@@ -132,5 +136,35 @@ def plot_diagram(
     ax.set_ylim(-0.08, 1.08)
     ax.axis("off")
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_benchmark(
+    results: Sequence[LearnerResult],
+    settings: Sequence[tuple[int, int]] = ((5, 1), (5, 5)),
+    published: Mapping[str, Mapping[tuple[int, int], float]] | None = None,
+    title: str = "",
+) -> Figure:
+    """One panel per ``(n_way, k_shot)`` setting: each learner's accuracy with its 95% CI as a bar
+    (rows of :func:`~metalearn_lib.bench.benchmark_learners`; rows not run are left out), and the
+    published accuracy, where ``published`` has one, as a black tick."""
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 0.32 * len({r.learner for r in results}) + 1.5),
+                             sharey=True, squeeze=False)
+    names = list(dict.fromkeys(r.learner for r in results))
+    cells = {(r.learner, r.n_way, r.k_shot): r for r in results}
+    for ax, (n_way, k_shot) in zip(axes[0], settings):
+        for y, name in enumerate(names):
+            row = cells.get((name, n_way, k_shot))
+            if row is not None and row.accuracy is not None:
+                ax.barh(y, row.accuracy, xerr=row.ci95, capsize=3, color="tab:blue")
+            reported = (published or {}).get(name, {}).get((n_way, k_shot))
+            if reported is not None:
+                ax.plot([reported, reported], [y - 0.4, y + 0.4], color="black", lw=2)
+        ax.axvline(100 / n_way, color="gray", ls="--", lw=1)
+        ax.set(title=f"{n_way}-way {k_shot}-shot", xlabel="accuracy (%)", xlim=(0, 100))
+    axes[0][0].set_yticks(range(len(names)), names)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -47,7 +47,8 @@ class Recipe:
         pretrain_steps: supervised pretraining mini-batches before meta-training (transfer learners).
         any_way: False when the network has one output per class, so a test with another number of
             classes needs its own training run (with ``n_way`` set to that number).
-        options: further keyword arguments of ``for_images``.
+        options: further keyword arguments of ``for_images``; a value given as a ``(smoke, book, paper)``
+            :data:`PerBudget` tuple is picked by budget.
         source: the chapter that explains the recipe.
     """
 
@@ -72,9 +73,13 @@ class Recipe:
             return self
         return Recipe(**{**self.__dict__, "n_way": n_way})
 
+    def resolved_options(self) -> dict[str, Any]:
+        """``options`` with every :data:`PerBudget` value replaced by its entry for the budget in force."""
+        return {k: at_budget(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+
     def build(self, image_shape: Sequence[int] = (1, 28, 28)) -> MetaLearner:
         """A fresh, untrained learner of this recipe."""
-        kwargs = dict(self.options)
+        kwargs = self.resolved_options()
         if self.hidden is not None:
             kwargs["hidden"] = at_budget(self.hidden)
         return make_learner(self.learner, image_shape, self.n_way, **kwargs)
@@ -111,7 +116,7 @@ class Recipe:
             parts.append(f"w{at_budget(self.hidden)}")
         if self.pretrain_steps is not None:
             parts.append(f"pre{at_budget(self.pretrain_steps)}")
-        parts += [f"{k}{v}" for k, v in sorted(self.options.items())]
+        parts += [f"{k}{v}" for k, v in sorted(self.resolved_options().items())]
         return "-".join([*parts, f"seed{seed}"]) + ".pt"
 
 
@@ -122,7 +127,7 @@ _PRETRAIN: PerBudget = (5, 1200, 20000)
 
 RECIPES: dict[str, Recipe] = {
     "pixel-nn": Recipe("pixel-nn", source="chapters/01_background/01_why_meta_learning"),
-    "scratch": Recipe("scratch", any_way=False, source="chapters/01_background/01_why_meta_learning"),
+    "scratch": Recipe("scratch", any_way=False, options={"steps": (5, 100, 100)}, source="chapters/01_background/01_why_meta_learning"),
     "siamese": Recipe("siamese", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/01_siamese"),
     "triplet": Recipe("triplet", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/02_triplet"),
     "matching": Recipe("matching", 20, 5, 5, (4, 1200, 20000), source="chapters/03_metric/03_matching"),

@@ -23,3 +23,15 @@ def test_train_command_runs_and_scores(omniglot_splits, capsys, monkeypatch):
     monkeypatch.setenv("METALEARN_BUDGET", "smoke")
     assert main(["train", "pixel-nn", "--test-episodes", "5"]) == 0
     assert "pixel-nn 5-way 1-shot on Omniglot test:" in capsys.readouterr().out
+
+
+def test_train_command_uses_the_recipe_and_then_the_cache(omniglot_splits, capsys, monkeypatch, tmp_path):
+    from metalearn_lib import recipes
+
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    monkeypatch.setattr(recipes, "models_dir", lambda: tmp_path)
+    assert main(["train", "protonet", "--test-episodes", "3"]) == 0
+    assert "trained and saved to" in capsys.readouterr().out
+    assert main(["train", "protonet", "--test-episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "loaded from" in out and "chapters/03_metric/04_prototypical" in out

@@ -46,3 +46,17 @@ def test_plot_diagram_places_every_node():
     fig = ml.plotting.plot_diagram({"A": (0.1, 0.5), "B": (0.9, 0.5)}, [("A", "B", "uses")])
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert {"A", "B", "uses"} <= set(texts)
+
+
+def test_plot_benchmark_draws_run_rows_and_published_ticks():
+    from metalearn_lib.bench import LearnerResult
+
+    rows = [LearnerResult("protonet", 5, 1, 97.0, 0.5, 600, 80.0, 100, 1),
+            LearnerResult("maml", 5, 1, 90.0, 0.7, 600, 200.0, 100, 1),
+            LearnerResult("maml", 20, 1, None, None, 0, None, 0, None, "not run")]
+    fig = ml.plotting.plot_benchmark(rows, settings=((5, 1), (20, 1)), published={"maml": {(5, 1): 98.7}})
+    left, right = fig.axes
+    assert [round(p.get_width(), 1) for p in left.patches] == [97.0, 90.0]
+    assert len(right.patches) == 0  # the 20-way row was not run: no bar
+    ticks = [line.get_xdata()[0] for line in left.lines if line.get_color() == "black"]
+    assert ticks == [98.7]

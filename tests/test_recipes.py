@@ -64,3 +64,11 @@ def test_untrained_learners_come_back_without_a_file(omniglot_splits, monkeypatc
     monkeypatch.setenv("METALEARN_BUDGET", "smoke")
     result = recipes.train_recipe("pixel-nn")
     assert result.path is None and result.cached and result.history.steps == []
+
+
+def test_per_budget_options_are_resolved(monkeypatch):
+    scratch = recipes.recipe("scratch")
+    for name, expected in (("smoke", 5), ("book", 100)):
+        monkeypatch.setenv("METALEARN_BUDGET", name)
+        assert scratch.resolved_options() == {"steps": expected}
+        assert scratch.build().steps == expected
