@@ -39,7 +39,7 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     import metalearn_lib as ml
-    from .recipes import recipe, train_recipe
+    from .recipes import fixed_test_episodes, recipe, train_recipe
 
     ml.seed_everything(args.seed)
     trained = train_recipe(args.learner, args.n_way, seed=args.seed)
@@ -50,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         action = "loaded from" if trained.cached else "trained and saved to"
         print(f"{args.learner}: {action} {trained.path} ({ml.budget_name()} budget, "
               f"{trained.history.seconds:.1f} s of training; recipe from {chosen.source})")
-    episodes = ml.Omniglot("test").fixed_episodes(args.n_way, args.k_shot, 15, args.test_episodes, seed=2026)
+    episodes = fixed_test_episodes(args.n_way, args.k_shot, args.test_episodes)
     score = ml.evaluate(trained.model, episodes, progress=True)
     print(f"{args.learner} {args.n_way}-way {args.k_shot}-shot on Omniglot test: {score}")
     return 0

@@ -29,7 +29,7 @@ from .datasets import Omniglot
 from .evaluation import evaluate
 from .learners import MAML, available_learners
 from .profiling import peak_memory, time_call
-from .recipes import RECIPES, at_budget, recipe, train_recipe
+from .recipes import RECIPES, Recipe, at_budget, fixed_test_episodes, recipe, train_recipe
 from .runtime import resolve_device
 
 
@@ -127,10 +127,9 @@ class LearnerResult:
     note: str = ""
 
 
-def _training_step_memory(name: str, n_way: int, model: torch.nn.Module, pool, device: torch.device) -> int | None:
-    """Peak memory of one outer step of the recipe's meta-batch, on a copy of ``model`` (None when the
-    recipe has no meta-training step)."""
-    chosen = recipe(name, n_way)
+def _training_step_memory(chosen: Recipe, model: torch.nn.Module, pool, device: torch.device) -> int | None:
+    """Peak memory of one outer step of the ``chosen`` recipe's meta-batch, on a copy of ``model``
+    (None when the recipe has no meta-training step)."""
     if at_budget(chosen.steps) == 0:
         return None
     learner = copy.deepcopy(model).to(device).train()
@@ -175,9 +174,9 @@ def benchmark_learners(
             trained = train_recipe(name, n_way, pool=pool, progress=progress)
             model = trained.model.to(device)
             seconds = trained.history.seconds if trained.path is not None else None
-            peak = _training_step_memory(name, n_way, model, pool, device)
+            peak = _training_step_memory(recipe(name, n_way), model, pool, device)
             for k_shot in shots:
-                episodes = test.fixed_episodes(n_way, k_shot, 15, bench_episodes(n_way), seed=2026)
+                episodes = fixed_test_episodes(n_way, k_shot, bench_episodes(n_way), test=test)
                 score = evaluate(model, episodes, device)
                 results.append(LearnerResult(name, n_way, k_shot, 100 * score.mean, 100 * score.ci95, score.n,
                                              seconds, count_parameters(model), peak))
