@@ -8,7 +8,6 @@ the encoder is reused for new tasks.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -89,14 +88,6 @@ def pretrain(
     return minimise(loss, model.parameters(), steps, lr=lr, desc="pretrain", progress=progress)
 
 
-def fingerprint(dataset: FewShotDataset) -> str:
-    """Short hash of a pool's images and labels: two pools with the same name but other data differ."""
-    digest = hashlib.blake2b(digest_size=6)
-    digest.update(dataset.images.contiguous().numpy().tobytes())
-    digest.update(dataset.labels.contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def pretrained_conv4(
     dataset: FewShotDataset,
     steps: int,
@@ -114,14 +105,15 @@ def pretrained_conv4(
     CPU) pretrained with :func:`pretrain`.
 
     The checkpoint lives in ``directory`` (default :func:`models_dir`) under a name made of every
-    setting that changes the result (data set and a :func:`fingerprint` of its contents, head, width
-    ``hidden``, steps, batch size, learning rate, seed), so chapters sharing a budget share one
-    pretraining and a different budget or pool never reuses it.
+    setting that changes the result (the pool's
+    :meth:`~metalearn_lib.datasets.base.FewShotDataset.cache_key`, head, width ``hidden``, steps, batch
+    size, learning rate, seed), so chapters sharing a budget share one pretraining and a different
+    budget or pool never reuses it.
     """
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; available: {', '.join(HEADS)}")
     directory = Path(directory) if directory is not None else models_dir()
-    name = (f"pretrain-v{PRETRAIN_VERSION}-{dataset.name}-{fingerprint(dataset)}-{head}{hidden}"
+    name = (f"pretrain-v{PRETRAIN_VERSION}-{dataset.cache_key()}-{head}{hidden}"
             f"-{steps}x{batch_size}-lr{lr:g}-seed{seed}.pt")
     encoder = reset_parameters(Conv4(dataset.image_shape, hidden=hidden), seed)
     classifier = reset_parameters(make_head(head, encoder.feature_dim, dataset.n_classes), seed + 1)

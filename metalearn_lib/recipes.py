@@ -106,10 +106,11 @@ class Recipe:
             parts.append(f"Conv4 width {at_budget(self.hidden)}")
         return " ".join(parts)
 
-    def cache_name(self, val_episodes: int, seed: int = 0) -> str:
-        """File name that names every setting of the recipe at the budget in force, the number of
-        validation episodes and the seed of the training episodes."""
-        parts = [self.learner, budget_name(),
+    def cache_name(self, val_episodes: int, seed: int = 0, pool: str = "") -> str:
+        """File name that names every setting of the recipe at the budget in force, the training pool
+        (its :meth:`~metalearn_lib.datasets.base.FewShotDataset.cache_key`), the number of validation
+        episodes and the seed of the training episodes."""
+        parts = [self.learner, budget_name(), *([pool] if pool else []),
                  f"{self.n_way}w{self.k_shot}s{self.n_query}q", f"{at_budget(self.steps)}x{at_budget(self.meta_batch_size)}",
                  f"lr{self.outer_lr:g}" + ("" if self.lr_schedule == "constant" else self.lr_schedule), f"val{val_episodes}"]
         if self.hidden is not None:
@@ -131,7 +132,7 @@ RECIPES: dict[str, Recipe] = {
     "siamese": Recipe("siamese", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/01_siamese"),
     "triplet": Recipe("triplet", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/02_triplet"),
     "matching": Recipe("matching", 20, 5, 5, (4, 1200, 20000), source="chapters/03_metric/03_matching"),
-    "protonet": Recipe("protonet", 20, 5, 5, (4, 1600, 20000), outer_lr=2e-3, lr_schedule="cosine",
+    "protonet": Recipe("protonet", 20, 1, 5, (4, 2000, 20000), outer_lr=2e-3, lr_schedule="cosine",
                        source="chapters/03_metric/04_prototypical"),
     "relation": Recipe("relation", 10, 5, 5, (4, 1000, 20000), source="chapters/03_metric/05_relation"),
     "rnn-meta": Recipe("rnn-meta", **_SEQUENCE, source="chapters/04_model_memory/01_rnn_meta_learner"),
@@ -153,6 +154,11 @@ RECIPES: dict[str, Recipe] = {
 }
 """Recipe of every registered learner, by name."""
 
+PROTONET_AS_PRETRAINING = Recipe("protonet", 20, 5, 5, tuple(max(1, p * 128 // 200) for p in _PRETRAIN),  # type: ignore[arg-type]
+                                 source="chapters/06_transfer/01_feature_transfer")
+"""ProtoNet shown as many training images as the transfer learners' pretraining (mini-batches of 128
+against episodes of 200 images): the like-for-like comparison of the transfer part."""
+
 
 def recipe(name: str, n_way: int | None = None) -> Recipe:
     """The recipe of learner ``name``, for tests with ``n_way`` classes (default: its training way)."""
@@ -169,15 +175,17 @@ def validation_episodes(n_way: int = 5, seed: int = 1) -> list[Episode]:
     return Omniglot("val").fixed_episodes(n_way, 1, 15, budget(smoke=4, book=50, paper=200), seed=seed)
 
 
-def train_recipe(
-    name: str, n_way: int | None = None, *, pool: FewShotDataset | None = None, seed: int = 0, progress: bool = True,
+def train(
+    chosen: Recipe, *, pool: FewShotDataset | None = None, seed: int = 0, progress: bool = True,
 ) -> Trained:
-    """Learner ``name`` trained by its recipe at the budget in force, or loaded from the cache.
+    """Learner trained by ``chosen`` at the budget in force on ``pool``, or loaded from the cache.
 
-    ``pool`` defaults to the Omniglot background alphabets with rotations. Learners that are not
-    meta-trained (``steps`` 0) come back with their pretraining's history, or an empty one.
+    ``pool`` defaults to the Omniglot background alphabets with rotations; the cache file names the
+    pool (:meth:`~metalearn_lib.datasets.base.FewShotDataset.cache_key`) with every setting of the
+    recipe, so a recipe of one's own (e.g. the book's on a subset of the classes) gets its own file.
+    Learners that are not meta-trained (``steps`` 0) come back with their pretraining's history, or an
+    empty one.
     """
-    chosen = recipe(name, n_way)
     pool = pool if pool is not None else Omniglot("train", rotations=True)
     val = validation_episodes(chosen.n_way if not chosen.any_way else 5)
     learner = chosen.build(pool.image_shape)
@@ -189,11 +197,19 @@ def train_recipe(
     steps = at_budget(chosen.steps)
     if steps == 0:
         return Trained(learner, history, True, path)
-    return train_or_load(learner, models_dir() / chosen.cache_name(len(val), seed), lambda: meta_train(
+    return train_or_load(learner, models_dir() / chosen.cache_name(len(val), seed, pool.cache_key()), lambda: meta_train(
         learner, pool.episodes(chosen.n_way, chosen.k_shot, chosen.n_query, seed=seed), steps,
         outer_lr=chosen.outer_lr, lr_schedule=chosen.lr_schedule, meta_batch_size=at_budget(chosen.meta_batch_size), val_episodes=val,
         eval_every=max(1, steps // 6), progress=progress,
     ))
+
+
+def train_recipe(
+    name: str, n_way: int | None = None, *, pool: FewShotDataset | None = None, seed: int = 0, progress: bool = True,
+) -> Trained:
+    """The book's learner ``name`` (for tests with ``n_way`` classes) trained by its recipe, or loaded
+    from the cache: :func:`train` of :func:`recipe`."""
+    return train(recipe(name, n_way), pool=pool, seed=seed, progress=progress)
 
 
 def fixed_test_episodes(

@@ -15,7 +15,6 @@ from tqdm import tqdm
 
 from .checkpoints import atomic_torch_save, save_checkpoint
 from .config import budget_name, cache_dir
-from .datasets.base import FewShotDataset
 from .episodes import Episode
 from .evaluation import Score, evaluate
 from .learners.base import MetaLearner
@@ -180,31 +179,6 @@ def train_or_load(model: nn.Module, path: str | Path, train: Callable[[], Histor
 def models_dir() -> Path:
     """Where trained models are cached: ``cache_dir() / "models"``."""
     return cache_dir() / "models"
-
-
-def meta_train_cached(
-    learner: MetaLearner,
-    name: str,
-    pool: FewShotDataset,
-    steps: int,
-    *,
-    n_way: int,
-    k_shot: int,
-    n_query: int,
-    val_episodes: Sequence[Episode] | None = None,
-    outer_lr: float = 1e-3,
-    seed: int = 0,
-) -> Trained:
-    """:func:`meta_train` on ``pool.episodes(n_way, k_shot, n_query, seed)`` (validated six times per
-    run), through :func:`train_or_load`: the file under :func:`models_dir` names the learner, budget and
-    recipe, so chapters that train the same learner the same way share one run."""
-    path = models_dir() / f"{name}-{budget_name()}-{n_way}w{k_shot}s{n_query}q-{steps}steps-lr{outer_lr:g}-seed{seed}.pt"
-    return train_or_load(
-        learner,
-        path,
-        lambda: meta_train(learner, pool.episodes(n_way, k_shot, n_query, seed=seed), steps, outer_lr=outer_lr,
-                           val_episodes=val_episodes, eval_every=max(1, steps // 6)),
-    )
 
 
 def minimise(

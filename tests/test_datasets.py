@@ -37,6 +37,15 @@ def test_subset_relabels_in_given_order(synthetic):
         synthetic.subset([99])
 
 
+def test_cache_key_names_the_pool_and_hashes_its_contents(synthetic):
+    key = synthetic.cache_key()
+    copy = ml.FewShotDataset(synthetic.images.clone(), synthetic.labels.clone(), synthetic.class_names, synthetic.name)
+    assert key == copy.cache_key() and key.startswith("synthetic-")
+    copy.images[0] += 1
+    assert copy.cache_key() != key  # same name, other pixels
+    assert synthetic.subset([5, 2]).cache_key().startswith("synthetic_2_classes-")  # file-name safe
+
+
 def test_sampler_errors_name_the_dataset(synthetic):
     with pytest.raises(ValueError, match="synthetic: n_way=13 but only 12 classes"):
         synthetic.sampler(13, 1, 1)

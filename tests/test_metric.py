@@ -178,19 +178,7 @@ def test_learner_learns_synthetic_few_shot_tasks(name):
     assert sum(history.loss[-20:]) < sum(history.loss[:20])
 
 
-def test_meta_train_cached_trains_once_then_loads(tmp_path, monkeypatch):
-    monkeypatch.setenv("METALEARN_CACHE", str(tmp_path))
-    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
-    data = ml.synthetic_classes(n_classes=6, n_per_class=4, image_shape=(1, 16, 16))
-    first = ml.make_learner("protonet", (1, 16, 16))
-    run = ml.training.meta_train_cached(first, "proto-test", data, 2, n_way=3, k_shot=1, n_query=1)
-    assert not run.cached and run.history.steps == [1, 2]
-    assert run.path == tmp_path / "models" / "proto-test-smoke-3w1s1q-2steps-lr0.001-seed0.pt"
-    second = ml.make_learner("protonet", (1, 16, 16))
-    again = ml.training.meta_train_cached(second, "proto-test", data, 2, n_way=3, k_shot=1, n_query=1)
-    assert again.cached and again.history.loss == pytest.approx(run.history.loss)
-    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
-        torch.testing.assert_close(a, b)
-    other = ml.training.meta_train_cached(ml.make_learner("protonet", (1, 16, 16)), "proto-test", data, 3,
-                                          n_way=3, k_shot=1, n_query=1)
-    assert not other.cached  # another recipe is another file
+
+def test_protonet_for_images_takes_the_conv4_width():
+    narrow = ml.make_learner("protonet", (1, 28, 28), hidden=16)
+    assert narrow.encoder.feature_dim == 16 and ml.make_learner("protonet").encoder.feature_dim == 64

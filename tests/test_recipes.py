@@ -60,6 +60,20 @@ def test_train_recipe_trains_once_then_loads(omniglot_splits, monkeypatch, tmp_p
         torch.testing.assert_close(a, b, msg=name)
 
 
+def test_train_names_the_pool_in_the_cache_file(omniglot_splits, monkeypatch, tmp_path):
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    monkeypatch.setattr(recipes, "models_dir", lambda: tmp_path)
+    data = ml.synthetic_classes(n_classes=6, n_per_class=4, image_shape=(1, 28, 28))
+    small = recipes.Recipe("protonet", 3, 1, 1, (2, 2, 2))
+    run = recipes.train(small, pool=data, progress=False)
+    assert not run.cached and run.history.steps == [1, 2]
+    assert run.path.name.startswith(f"protonet-smoke-{data.cache_key()}-3w1s1q-2x1-")
+    assert recipes.train(small, pool=data, progress=False).cached
+    fewer = data.subset(range(4))
+    assert fewer.cache_key() != data.cache_key() and "[" not in fewer.cache_key()
+    assert not recipes.train(small, pool=fewer, progress=False).cached  # another pool is another file
+
+
 def test_untrained_learners_come_back_without_a_file(omniglot_splits, monkeypatch):
     monkeypatch.setenv("METALEARN_BUDGET", "smoke")
     result = recipes.train_recipe("pixel-nn")

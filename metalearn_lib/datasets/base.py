@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -42,6 +44,15 @@ class FewShotDataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def cache_key(self) -> str:
+        """The pool's name (file-name safe) and a short hash of its images and labels, for the names of
+        cached models: two pools with the same name but other contents get different keys."""
+        digest = hashlib.blake2b(digest_size=6)
+        digest.update(self.images.contiguous().numpy().tobytes())
+        digest.update(self.labels.contiguous().numpy().tobytes())
+        slug = re.sub(r"[^A-Za-z0-9.-]+", "_", self.name).strip("_")
+        return f"{slug}-{digest.hexdigest()}"
 
     def sampler(self, n_way: int, k_shot: int, n_query: int) -> EpisodeSampler:
         """An :class:`EpisodeSampler` over this pool (raises ``ValueError`` for impossible shapes)."""

@@ -76,8 +76,9 @@ class PrototypicalNetwork(MetaLearner):
         self.encoder, self.distance, self.scale = encoder, distance, scale
 
     @classmethod
-    def for_images(cls, image_shape: Sequence[int], n_way: int, **kwargs) -> PrototypicalNetwork:
-        return cls(Conv4(image_shape), **kwargs)
+    def for_images(cls, image_shape: Sequence[int], n_way: int, hidden: int = 64, **kwargs) -> PrototypicalNetwork:
+        """Conv4 of width ``hidden`` (Snell et al.: 64) as the embedding."""
+        return cls(Conv4(image_shape, hidden=hidden), **kwargs)
 
     def adapt(self, support_x: Tensor, support_y: Tensor) -> Tensor:
         """Prototypes ``(n_way, D)``."""
