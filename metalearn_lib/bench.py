@@ -176,7 +176,7 @@ def benchmark_learners(
             seconds = trained.history.seconds if trained.path is not None else None
             peak = _training_step_memory(recipe(name, n_way), model, pool, device)
             for k_shot in shots:
-                episodes = fixed_test_episodes(n_way, k_shot, bench_episodes(n_way), test=test)
+                episodes = fixed_test_episodes(n_way, k_shot, bench_episodes(n_way, name), test=test)
                 score = evaluate(model, episodes, device)
                 results.append(LearnerResult(name, n_way, k_shot, 100 * score.mean, 100 * score.ci95, score.n,
                                              seconds, count_parameters(model), peak))
@@ -185,8 +185,13 @@ def benchmark_learners(
     return results
 
 
-def bench_episodes(n_way: int) -> int:
-    """Test episodes per setting: fewer 20-way episodes (300 queries each) than 5-way ones."""
+def bench_episodes(n_way: int, learner: str | None = None) -> int:
+    """Test episodes per setting: fewer 20-way episodes (300 queries each) than 5-way ones, and the
+    recipe's own ``bench_episodes`` where it sets one (``scratch`` trains a network on every task:
+    about 1-2 s per episode on a CPU, half of a book-budget benchmark at the default count)."""
+    own = recipe(learner).bench_episodes if learner is not None else None
+    if own is not None:
+        return at_budget(own)
     return budget(smoke=4, book=200, paper=600) if n_way <= 5 else budget(smoke=2, book=50, paper=600)
 
 

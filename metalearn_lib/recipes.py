@@ -49,6 +49,9 @@ class Recipe:
             classes needs its own training run (with ``n_way`` set to that number).
         options: further keyword arguments of ``for_images``; a value given as a ``(smoke, book, paper)``
             :data:`PerBudget` tuple is picked by budget.
+        bench_episodes: test episodes per setting in the benchmark when fewer than the default
+            (:func:`~metalearn_lib.bench.bench_episodes`): for learners whose every test task is a whole
+            training run.
         source: the chapter that explains the recipe.
     """
 
@@ -64,6 +67,7 @@ class Recipe:
     pretrain_steps: PerBudget | None = None
     any_way: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    bench_episodes: PerBudget | None = None
     source: str = ""
 
     def for_way(self, n_way: int) -> Recipe:
@@ -128,7 +132,7 @@ _PRETRAIN: PerBudget = (5, 1200, 20000)
 
 RECIPES: dict[str, Recipe] = {
     "pixel-nn": Recipe("pixel-nn", source="chapters/01_background/01_why_meta_learning"),
-    "scratch": Recipe("scratch", any_way=False, options={"steps": (5, 100, 100)}, source="chapters/01_background/01_why_meta_learning"),
+    "scratch": Recipe("scratch", any_way=False, options={"steps": (5, 100, 100)}, bench_episodes=(2, 40, 600), source="chapters/01_background/01_why_meta_learning"),
     "siamese": Recipe("siamese", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/01_siamese"),
     "triplet": Recipe("triplet", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/02_triplet"),
     "matching": Recipe("matching", 20, 5, 5, (4, 1200, 20000), source="chapters/03_metric/03_matching"),

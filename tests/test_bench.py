@@ -22,7 +22,7 @@ def test_benchmark_scores_every_setting_on_the_same_episodes(omniglot_splits, sm
         (name, w, k) for name in ("pixel-nn", "protonet") for w in (5, 20) for k in (1, 5)
     ]
     for r in results:
-        assert 0 <= r.accuracy <= 100 and r.ci95 >= 0 and r.episodes == bench.bench_episodes(r.n_way)
+        assert 0 <= r.accuracy <= 100 and r.ci95 >= 0 and r.episodes == bench.bench_episodes(r.n_way, r.learner)
     pixel = {(r.n_way, r.k_shot): r for r in results if r.learner == "pixel-nn"}
     assert pixel[5, 1].train_seconds is None and pixel[5, 1].peak_bytes is None and pixel[5, 1].parameters == 0
     proto = [r for r in results if r.learner == "protonet"]
@@ -68,3 +68,10 @@ def test_published_results_name_registered_learners_and_cited_sources():
         assert name in available_learners()
         assert "{" + entry.source + "," in bib, entry.source
         assert all(w in (5, 20) and k in (1, 5) and 20 < acc <= 100 for (w, k), acc in entry.accuracy.items())
+
+
+def test_learners_that_train_per_task_get_their_recipes_episode_count(monkeypatch):
+    monkeypatch.setenv("METALEARN_BUDGET", "book")
+    assert bench.bench_episodes(5) == bench.bench_episodes(5, "protonet") == 200
+    assert bench.bench_episodes(20) == 50
+    assert bench.bench_episodes(5, "scratch") == recipes.at_budget(recipes.recipe("scratch").bench_episodes) == 40
