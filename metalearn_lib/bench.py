@@ -29,7 +29,7 @@ from .datasets import Omniglot
 from .evaluation import evaluate
 from .learners import MAML, available_learners
 from .profiling import peak_memory, time_call
-from .recipes import RECIPES, Recipe, at_budget, fixed_test_episodes, recipe, train_recipe
+from .recipes import RECIPES, Recipe, at_budget, fixed_test_episodes, recipe, train
 from .runtime import resolve_device
 
 
@@ -171,10 +171,11 @@ def benchmark_learners(
                 note = f"needs its own {n_way}-way training: not run at this budget"
                 results += [LearnerResult(name, n_way, k, None, None, 0, None, 0, None, note) for k in shots]
                 continue
-            trained = train_recipe(name, n_way, pool=pool, progress=progress)
+            chosen = recipe(name, n_way)
+            trained = train(chosen, pool=pool, progress=progress)
             model = trained.model.to(device)
             seconds = trained.history.seconds if trained.path is not None else None
-            peak = _training_step_memory(recipe(name, n_way), model, pool, device)
+            peak = _training_step_memory(chosen, model, pool, device)
             for k_shot in shots:
                 episodes = fixed_test_episodes(n_way, k_shot, bench_episodes(n_way, name), test=test)
                 score = evaluate(model, episodes, device)
