@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 
 from .backbones import count_parameters
+from .checkpoints import atomic_write_text
 from .config import budget, budget_name, cache_dir
 from .datasets import Omniglot
-from .evaluation import evaluate
 from .learners import MAML, available_learners
 from .profiling import peak_memory, time_call
-from .recipes import RECIPES, Recipe, at_budget, fixed_test_episodes, recipe, train
+from .recipes import RECIPES, Recipe, at_budget, recipe, test_score, train
 from .runtime import resolve_device
 
 
@@ -151,6 +151,9 @@ def benchmark_learners(
     """Train (or load) each learner of ``names`` (default: every recipe) and test it on the book's fixed
     Omniglot test episodes (seed 2026, 15 queries per class) for every way and shot.
 
+    Scores go through :func:`~metalearn_lib.recipes.test_score`, which reads back the episodes a
+    chapter already scored the same weights on.
+
     Learners with one output per class need a training run per number of classes; ``fixed_way_ways``
     limits the ways they are tested on (default: 5 and 20 at the paper budget; 5 only at the book
     budget, where a 20-way second-order run does not fit in minutes, and at the smoke budget, whose
@@ -177,8 +180,7 @@ def benchmark_learners(
             seconds = trained.history.seconds if trained.path is not None else None
             peak = _training_step_memory(chosen, model, pool, device)
             for k_shot in shots:
-                episodes = fixed_test_episodes(n_way, k_shot, bench_episodes(n_way, name), test=test)
-                score = evaluate(model, episodes, device)
+                score = test_score(chosen, model, n_way, k_shot, bench_episodes(n_way, name), test=test, device=device)
                 results.append(LearnerResult(name, n_way, k_shot, 100 * score.mean, 100 * score.ci95, score.n,
                                              seconds, count_parameters(model), peak))
                 if progress:
@@ -203,14 +205,9 @@ def default_results_path() -> Path:
 
 def save_results(results: Sequence[LearnerResult], path: str | Path) -> Path:
     """Write ``results`` with the budget and device as JSON (atomically) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"budget": budget_name(), "device": str(resolve_device(None)), "torch": torch.__version__,
                "results": [asdict(r) for r in results]}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(json.dumps(payload, indent=1), path)
 
 
 def load_results(path: str | Path) -> tuple[dict, list[LearnerResult]]:

@@ -46,15 +46,16 @@ def episode_metric(output: Tensor, target: Tensor) -> float:
     return (output.argmax(-1) == target).float().mean().item()
 
 
-def evaluate(
+def episode_values(
     learner: MetaLearner,
     episodes: Iterable[Episode],
     device: str | torch.device | None = None,
     progress: bool = False,
-) -> Score:
-    """Adapt on each episode's support set, score on its query set; accuracy for classification
-    episodes, mean squared error for regression. Runs under ``torch.no_grad()`` and in eval mode;
-    learners that need gradients to adapt (MAML, fine-tuning) enable them inside ``adapt``."""
+) -> tuple[list[float], str]:
+    """Adapt on each episode's support set and score its query set: one value per episode (accuracy
+    for classification episodes, mean squared error for regression) and the metric's name. Runs under
+    ``torch.no_grad()`` and in eval mode; learners that need gradients to adapt (MAML, fine-tuning)
+    enable them inside ``adapt``."""
     device = resolve_device(device) if device is not None else learner.device
     was_training = learner.training
     learner.eval()
@@ -67,4 +68,15 @@ def evaluate(
                 values.append(episode_metric(learner(episode), episode.query_y))
     finally:
         learner.train(was_training)
+    return values, metric
+
+
+def evaluate(
+    learner: MetaLearner,
+    episodes: Iterable[Episode],
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Score:
+    """:class:`Score` of :func:`episode_values`: the mean over episodes with its 95% interval."""
+    values, metric = episode_values(learner, episodes, device, progress)
     return mean_ci95(values, metric)

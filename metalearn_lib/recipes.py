@@ -11,12 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from .config import budget, budget_name
 from .datasets.base import FewShotDataset
 from .datasets.omniglot import Omniglot
-from .episodes import Episode
-from .evaluation import Score, evaluate
+from .evaluation import Score
 from .learners.base import LEARNERS, MetaLearner, make_learner
+from .sampling import FixedEpisodes
+from .score_cache import cached_evaluate
 from .training import History, Trained, meta_train, models_dir, train_or_load
 
 PerBudget = tuple[int, int, int]
@@ -173,7 +176,7 @@ def recipe(name: str, n_way: int | None = None) -> Recipe:
     return chosen if n_way is None else chosen.for_way(n_way)
 
 
-def validation_episodes(n_way: int = 5, seed: int = 1) -> list[Episode]:
+def validation_episodes(n_way: int = 5, seed: int = 1) -> FixedEpisodes:
     """The fixed 5-way 1-shot validation episodes every recipe selects its best step on (validation
     alphabets: disjoint from the training and test ones)."""
     return Omniglot("val").fixed_episodes(n_way, 1, 15, budget(smoke=4, book=50, paper=200), seed=seed)
@@ -218,7 +221,7 @@ def train_recipe(
 
 def fixed_test_episodes(
     n_way: int = 5, k_shot: int = 1, n: int | None = None, *, test: FewShotDataset | None = None,
-) -> list[Episode]:
+) -> FixedEpisodes:
     """The book's test tasks: ``n`` fixed episodes (default 20 / 600 / 600 by budget) of the evaluation
     alphabets with 15 queries per class and seed 2026, identical for every learner and chapter.
     ``test`` is the loaded ``Omniglot("test")`` pool, for callers that draw many settings from it."""
@@ -227,10 +230,24 @@ def fixed_test_episodes(
     return test.fixed_episodes(n_way, k_shot, 15, n, seed=2026)
 
 
+def test_score(
+    chosen: Recipe | str, model: MetaLearner, n_way: int = 5, k_shot: int = 1, n_episodes: int | None = None, *,
+    test: FewShotDataset | None = None, device: str | torch.device | None = None,
+) -> Score:
+    """Score of ``model`` (trained by ``chosen``, a :class:`Recipe` or a learner's name) on
+    :func:`fixed_test_episodes`, through :func:`~metalearn_lib.score_cache.cached_evaluate`: a chapter
+    that scored the model on 600 episodes spares the comparison chapter and the benchmark the work, as
+    long as the weights are the ones scored."""
+    chosen = recipe(chosen) if isinstance(chosen, str) else chosen
+    test = test if test is not None else Omniglot("test")
+    key = f"{chosen.cache_name(0)}|{test.cache_key()}|{n_way}w{k_shot}s15q"
+    return cached_evaluate(model, fixed_test_episodes(n_way, k_shot, n_episodes, test=test), key, device=device)
+
+
 def train_and_test(name: str, n_way: int = 5, k_shot: int = 1, n_episodes: int | None = None) -> tuple[Trained, Score]:
-    """:func:`train_recipe` then :func:`~metalearn_lib.evaluation.evaluate` on :func:`fixed_test_episodes`."""
+    """:func:`train_recipe` then :func:`test_score` on :func:`fixed_test_episodes`."""
     trained = train_recipe(name, n_way)
-    return trained, evaluate(trained.model, fixed_test_episodes(n_way, k_shot, n_episodes))
+    return trained, test_score(recipe(name, n_way), trained.model, n_way, k_shot, n_episodes)
 
 
 def missing_recipes() -> list[str]:

@@ -48,3 +48,11 @@ def test_load_refuses_arbitrary_objects_and_missing_optimizer(tmp_path):
     with pytest.raises(ValueError, match="no optimizer state"):
         net = torch.nn.Linear(1, 1)
         ml.load_checkpoint(ok, net, torch.optim.SGD(net.parameters(), lr=0.1))
+
+
+def test_atomic_write_text_replaces_the_file_whole(tmp_path):
+    from metalearn_lib.checkpoints import atomic_write_text
+
+    path = atomic_write_text("first", tmp_path / "sub" / "a.json")
+    assert atomic_write_text("второй", path).read_text(encoding="utf-8") == "второй"
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]
