@@ -14,6 +14,7 @@ from metalearn_lib.learners import (
     SiameseNetwork,
     TripletNetwork,
     contrastive_loss,
+    hardest_pairs,
     per_class,
     triplet_loss,
 )
@@ -127,11 +128,27 @@ def test_contrastive_and_triplet_losses_by_hand():
     )
 
 
+def test_hardest_pairs_by_hand():
+    # the 1-D embeddings of tiny_episode: 0, 1, 0.5, 3 with labels 0, 1, 0, 1, plus 7 alone in class 2
+    z = torch.tensor([0.0, 1.0, 0.5, 3.0, 7.0])
+    y = torch.tensor([0, 1, 0, 1, 2])
+    positive, negative, has_positive = hardest_pairs((z[:, None] - z[None, :]).abs(), y[:, None] == y[None, :])
+    torch.testing.assert_close(positive[:4], torch.tensor([0.5, 2.0, 0.5, 2.0]))
+    torch.testing.assert_close(negative, torch.tensor([1.0, 0.5, 0.5, 2.5, 4.0]))
+    assert has_positive.tolist() == [True, True, True, True, False]
+
+
 def test_siamese_meta_loss_by_hand():
     # embeddings 0, 1, 0.5, 3 with labels 0, 1, 0, 1; margin 1. Same-class pairs: (0, 0.5) -> 0.125,
     # (1, 3) -> 2. Different-class pairs: only (1, 0.5) is inside the margin -> 0.125 (of 4 pairs).
-    loss = SiameseNetwork(nn.Identity(), margin=1.0).meta_loss(tiny_episode())
+    loss = SiameseNetwork(nn.Identity(), margin=1.0, mining="all").meta_loss(tiny_episode())
     torch.testing.assert_close(loss, torch.tensor(0.5 * ((0.125 + 2.0) / 2 + 0.125 / 4)))
+    # hardest pairs, per example (same-class pair + different-class pair): 0 -> (0.5, 1): 0.125 + 0;
+    # 1 -> (2, 0.5): 2 + 0.125; 0.5 -> (0.5, 0.5): 0.125 + 0.125; 3 -> (2, 2.5): 2 + 0
+    hard = SiameseNetwork(nn.Identity(), margin=1.0, mining="hard").meta_loss(tiny_episode())
+    torch.testing.assert_close(hard, torch.tensor(0.5 * (0.125 + 2.125 + 0.25 + 2.0) / 4))
+    with pytest.raises(ValueError, match="mining must be"):
+        SiameseNetwork(nn.Identity(), mining="semi-hard")
 
 
 def test_triplet_meta_loss_by_hand():

@@ -13,7 +13,7 @@ from .metric import (
     per_class,
     squared_euclidean,
 )
-from .pairs import SiameseNetwork, TripletNetwork, contrastive_loss, triplet_loss
+from .pairs import SiameseNetwork, TripletNetwork, contrastive_loss, hardest_pairs, triplet_loss
 from .lstm_meta import LSTMMetaLearner
 from .memory import MANN, RNNMetaLearner, SequenceLearner, instance_accuracy
 from .generation import MetaNet, WeightGenerator
@@ -62,6 +62,7 @@ __all__ = [
     "SiameseNetwork",
     "TripletNetwork",
     "contrastive_loss",
+    "hardest_pairs",
     "triplet_loss",
     "euclidean",
     "per_class",

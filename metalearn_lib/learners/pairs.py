@@ -38,14 +38,28 @@ def _episode_embeddings(encoder: nn.Module, episode: Episode) -> tuple[Tensor, T
     return encoder(x), torch.cat([episode.support_y, episode.query_y])
 
 
-class NearestSupportLearner(MetaLearner):
-    """An embedding scored by nearest support example; subclasses define how it is trained (``meta_loss``)."""
+def hardest_pairs(distance: Tensor, same: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Batch-hard mining (Hermans, Beyer & Leibe, 2017): for every example (row) of the ``(N, N)``
+    distance matrix, the distance to its farthest same-class example and to its nearest example of
+    another class ``(N,)`` each, and which rows have a same-class example at all ``(N,)`` (bool)."""
+    positive = same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
+    hardest_positive = distance.masked_fill(~positive, float("-inf")).amax(1)
+    hardest_negative = distance.masked_fill(same, float("inf")).amin(1)
+    return hardest_positive, hardest_negative, positive.any(1)
 
-    def __init__(self, encoder: nn.Module, margin: float = 1.0) -> None:
+
+class NearestSupportLearner(MetaLearner):
+    """An embedding scored by nearest support example; subclasses define how it is trained (``meta_loss``)
+    from the pairs (``mining="all"``) or the hardest pairs (``mining="hard"``, :func:`hardest_pairs`)
+    of an episode's examples."""
+
+    def __init__(self, encoder: nn.Module, margin: float = 1.0, mining: str = "hard") -> None:
         super().__init__()
         if margin <= 0:
             raise ValueError(f"margin must be positive, got {margin}")
-        self.encoder, self.margin = encoder, margin
+        if mining not in ("all", "hard"):
+            raise ValueError(f"mining must be 'all' or 'hard', got {mining!r}")
+        self.encoder, self.margin, self.mining = encoder, margin, mining
 
     @classmethod
     def for_images(cls, image_shape: Sequence[int], n_way: int, **kwargs) -> NearestSupportLearner:
@@ -60,23 +74,40 @@ class NearestSupportLearner(MetaLearner):
         support, labels = state
         return -per_class(euclidean(self.encoder(query_x), support), labels, "min")
 
+    def _distances(self, episode: Episode) -> tuple[Tensor, Tensor]:
+        """Distances ``(N, N)`` between the episode's examples and the same-class mask ``(N, N)``;
+        raises when no example has another of its class."""
+        z, y = _episode_embeddings(self.encoder, episode)
+        same = y[:, None] == y[None, :]
+        if not (same.sum(1) > 1).any():
+            raise ValueError("the episode has no same-class pair: use k_shot + n_query >= 2")
+        return euclidean(z, z), same
+
 
 @register("siamese")
 class SiameseNetwork(NearestSupportLearner):
     """Siamese network (Bromley et al., 1993; Koch, Zemel & Salakhutdinov, 2015) trained with the
-    contrastive loss of Hadsell et al. (2006) on every pair of examples of an episode.
+    contrastive loss of Hadsell et al. (2006) on pairs of an episode's examples.
 
-    Same-class pairs are far fewer than different-class pairs, so the loss is the mean over
-    same-class pairs plus the mean over different-class pairs, halved.
+    ``mining="hard"`` (default): every example pays the loss of two pairs, with its farthest
+    same-class example and with its nearest example of another class (:func:`hardest_pairs`).
+    ``mining="all"``: every pair; same-class pairs are far fewer than different-class pairs, so the
+    loss is the mean over same-class pairs plus the mean over different-class pairs, halved.
+    The margin must suit the scale of the embedding: the Conv4 features used here are not normalised.
     """
 
+    def __init__(self, encoder: nn.Module, margin: float = 10.0, mining: str = "hard") -> None:
+        super().__init__(encoder, margin, mining)
+
     def meta_loss(self, episode: Episode) -> Tensor:
-        z, y = _episode_embeddings(self.encoder, episode)
-        pair = torch.triu(torch.ones(len(y), len(y), dtype=torch.bool, device=y.device), diagonal=1)
-        same = y[:, None] == y[None, :]
-        if not (same & pair).any():
-            raise ValueError("the episode has no same-class pair: use k_shot + n_query >= 2")
-        losses = contrastive_loss(euclidean(z, z), same, self.margin)
+        d, same = self._distances(episode)
+        if self.mining == "hard":
+            positive, negative, has_positive = hardest_pairs(d, same)
+            losses = contrastive_loss(positive, torch.ones_like(same[0]), self.margin) + contrastive_loss(
+                negative, torch.zeros_like(same[0]), self.margin)
+            return 0.5 * losses[has_positive].mean()
+        pair = torch.triu(torch.ones_like(same), diagonal=1)
+        losses = contrastive_loss(d, same, self.margin)
         return 0.5 * (losses[same & pair].mean() + losses[~same & pair].mean())
 
 
@@ -87,27 +118,15 @@ class TripletNetwork(NearestSupportLearner):
 
     ``mining="all"`` averages over every valid triplet (anchor, positive of its class, negative of
     another class); ``mining="hard"`` keeps, per anchor, its farthest positive and its nearest
-    negative (batch-hard, Hermans, Beyer & Leibe, 2017).
+    negative (batch-hard, :func:`hardest_pairs`).
     """
 
-    def __init__(self, encoder: nn.Module, margin: float = 1.0, mining: str = "hard") -> None:
-        super().__init__(encoder, margin)
-        if mining not in ("all", "hard"):
-            raise ValueError(f"mining must be 'all' or 'hard', got {mining!r}")
-        self.mining = mining
-
     def meta_loss(self, episode: Episode) -> Tensor:
-        z, y = _episode_embeddings(self.encoder, episode)
-        d = euclidean(z, z)
-        same = y[:, None] == y[None, :]
-        positive = same & ~torch.eye(len(y), dtype=torch.bool, device=y.device)  # (anchor, positive)
-        if not positive.any():
-            raise ValueError("the episode has no anchor-positive pair: use k_shot + n_query >= 2")
+        d, same = self._distances(episode)
         if self.mining == "hard":
-            hardest_positive = d.masked_fill(~positive, float("-inf")).amax(1)
-            hardest_negative = d.masked_fill(same, float("inf")).amin(1)
-            has_positive = positive.any(1)
-            return triplet_loss(hardest_positive, hardest_negative, self.margin)[has_positive].mean()
+            positive, negative, has_positive = hardest_pairs(d, same)
+            return triplet_loss(positive, negative, self.margin)[has_positive].mean()
+        positive = same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)  # (anchor, positive)
         losses = triplet_loss(d.unsqueeze(2), d.unsqueeze(1), self.margin)  # [a, p, n]
         valid = positive.unsqueeze(2) & ~same.unsqueeze(1)
         return losses[valid].mean()
