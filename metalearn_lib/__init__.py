@@ -3,7 +3,7 @@
 Notebooks do ``import metalearn_lib as ml``; everything a chapter needs is reachable from here.
 """
 
-from . import backbones, datasets, functional, learners, plotting, pretraining, profiling, recipes, rl
+from . import backbones, bench, datasets, functional, learners, plotting, pretraining, profiling, recipes, rl, score_cache
 from .backbones import Conv4, count_parameters, mlp, reset_parameters
 from .checkpoints import atomic_torch_save, load_checkpoint, save_checkpoint
 from .config import budget, budget_name, cache_dir, data_root
@@ -19,7 +19,8 @@ from .training import History, meta_train
 __version__ = "0.1.0"
 
 __all__ = [
-    "backbones", "datasets", "functional", "learners", "plotting", "pretraining", "profiling", "recipes", "rl",
+    "backbones", "bench", "datasets", "functional", "learners", "plotting", "pretraining", "profiling", "recipes", "rl",
+    "score_cache",
     "Conv4", "count_parameters", "mlp", "reset_parameters",
     "atomic_torch_save", "load_checkpoint", "save_checkpoint",
     "budget", "budget_name", "cache_dir", "data_root",

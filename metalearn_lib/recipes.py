@@ -131,7 +131,7 @@ class Recipe:
 _PAIR_STEPS: PerBudget = (4, 700, 20000)
 _OPTIMIZATION = dict(k_shot=1, n_query=5, steps=(3, 1600, 60000), meta_batch_size=(2, 4, 32), hidden=NARROW, any_way=False)
 _SEQUENCE = dict(k_shot=10, n_query=0, steps=(3, 250, 6250), meta_batch_size=(16, 16, 16), any_way=False)
-_PRETRAIN: PerBudget = (5, 1200, 20000)
+_PRETRAIN: PerBudget = (5, 800, 20000)
 
 RECIPES: dict[str, Recipe] = {
     "pixel-nn": Recipe("pixel-nn", source="chapters/01_background/01_why_meta_learning"),
@@ -148,15 +148,15 @@ RECIPES: dict[str, Recipe] = {
     "metanet": Recipe("metanet", steps=(4, 500, 20000), any_way=False, source="chapters/04_model_memory/04_metanet"),
     "maml": Recipe("maml", **_OPTIMIZATION, source="chapters/05_optimization/01_maml"),
     "fomaml": Recipe("fomaml", **_OPTIMIZATION, source="chapters/05_optimization/02_reptile"),
-    "reptile": Recipe("reptile", **{**_OPTIMIZATION, "steps": (3, 600, 100000)}, source="chapters/05_optimization/02_reptile"),
+    "reptile": Recipe("reptile", **{**_OPTIMIZATION, "steps": (3, 300, 100000)}, source="chapters/05_optimization/02_reptile"),
     "meta-sgd": Recipe("meta-sgd", **_OPTIMIZATION, source="chapters/05_optimization/03_meta_sgd"),
     "lstm-meta": Recipe("lstm-meta", **{**_OPTIMIZATION, "steps": (3, 250, 20000)},
                         source="chapters/05_optimization/04_lstm_meta_learner"),
     "anil": Recipe("anil", **_OPTIMIZATION, source="chapters/05_optimization/05_anil"),
-    "finetune": Recipe("finetune", 5, 5, 15, (4, 500, 20000), any_way=False, source="chapters/06_transfer/01_feature_transfer"),
+    "finetune": Recipe("finetune", 5, 5, 15, (4, 100, 20000), any_way=False, source="chapters/06_transfer/01_feature_transfer"),
     "baseline": Recipe("baseline", pretrain_steps=_PRETRAIN, source="chapters/06_transfer/01_feature_transfer"),
     "baseline++": Recipe("baseline++", pretrain_steps=_PRETRAIN, source="chapters/06_transfer/01_feature_transfer"),
-    "mtl": Recipe("mtl", 5, 5, 15, (2, 100, 10000), (4, 4, 4), pretrain_steps=_PRETRAIN,
+    "mtl": Recipe("mtl", 5, 5, 15, (2, 40, 10000), (4, 4, 4), pretrain_steps=_PRETRAIN,
                   source="chapters/06_transfer/05_meta_transfer"),
 }
 """Recipe of every registered learner, by name."""
