@@ -139,7 +139,7 @@ RECIPES: dict[str, Recipe] = {
     "siamese": Recipe("siamese", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/01_siamese"),
     "triplet": Recipe("triplet", 20, 5, 5, _PAIR_STEPS, source="chapters/03_metric/02_triplet"),
     "matching": Recipe("matching", 20, 5, 5, (4, 1200, 20000), source="chapters/03_metric/03_matching"),
-    "protonet": Recipe("protonet", 20, 1, 5, (4, 2000, 20000), outer_lr=2e-3, lr_schedule="cosine",
+    "protonet": Recipe("protonet", 20, 1, 5, (4, 3000, 20000), outer_lr=2e-3, lr_schedule="cosine",
                        source="chapters/03_metric/04_prototypical"),
     "relation": Recipe("relation", 10, 5, 5, (4, 1000, 20000), source="chapters/03_metric/05_relation"),
     "rnn-meta": Recipe("rnn-meta", **_SEQUENCE, source="chapters/04_model_memory/01_rnn_meta_learner"),
