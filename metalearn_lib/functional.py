@@ -54,8 +54,12 @@ def autograd_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Param
 
 def func_grads(loss_fn: LossFn, params: Params, create_graph: bool) -> Params:
     """Gradient of ``loss_fn(params)`` with :func:`torch.func.grad`, usable inside :func:`torch.func.vmap`;
-    the result stays differentiable for an outer backward pass unless ``create_graph`` is False."""
-    grads = torch.func.grad(loss_fn)(params)
+    the result stays differentiable for an outer backward pass unless ``create_graph`` is False.
+
+    The gradient is taken at contiguous copies of ``params`` (same values, same gradient): under vmap
+    on CUDA, the convolution backward of a channels-last weight (:func:`~metalearn_lib.backbones.conv_block`
+    stores them so) asks for a channels-last clone, which vmap does not support."""
+    grads = torch.func.grad(loss_fn)({n: p.contiguous() for n, p in params.items()})
     return grads if create_graph else {n: g.detach() for n, g in grads.items()}
 
 

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 from torch.func import functional_call, vmap
 
 import metalearn_lib as ml
@@ -54,3 +55,33 @@ def test_reset_parameters_is_reproducible_and_keeps_global_rng():
     assert before == after
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+def test_batch_stat_norm_elementary_form_equals_the_fused_kernel():
+    norm = ml.backbones.BatchStatNorm2d(3).double()
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([0.5, 1.0, 2.0])), norm.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    expected = nn.functional.batch_norm(x, None, None, norm.weight, norm.bias, training=True, eps=norm.eps)
+    fused = norm(x)
+    with ml.backbones.elementary_batch_norm(norm):
+        assert norm.elementary
+        elementary = norm(x)
+    assert not norm.elementary
+    torch.testing.assert_close(fused, expected)
+    torch.testing.assert_close(elementary, expected)
+    inputs = (x, norm.weight, norm.bias)
+    reference = torch.autograd.grad(expected.pow(3).sum(), inputs, retain_graph=True)
+    for y in (fused, elementary):
+        torch.testing.assert_close(torch.autograd.grad(y.pow(3).sum(), inputs), reference)
+
+
+def test_elementary_batch_norm_restores_each_module_even_after_an_error():
+    net = ml.Conv4((1, 28, 28), hidden=4)
+    norms = [m for m in net.modules() if isinstance(m, ml.backbones.BatchStatNorm2d)]
+    norms[0].elementary = True
+    with pytest.raises(RuntimeError, match="inside"):
+        with ml.backbones.elementary_batch_norm(net):
+            assert all(m.elementary for m in norms) and len(norms) == 4
+            raise RuntimeError("inside")
+    assert [m.elementary for m in norms] == [True, False, False, False]

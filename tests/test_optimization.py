@@ -91,14 +91,25 @@ def test_loop_and_vmap_give_the_same_meta_gradient(first_order):
         torch.testing.assert_close(batched[name], looped[name])
 
 
-def test_vmap_agrees_with_loop_on_conv4_with_batch_norm(tiny_episode):
+ON_DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", ON_DEVICES)
+@pytest.mark.parametrize("name", ["maml", "meta-sgd", "anil"])
+def test_vmap_agrees_with_loop_on_conv4_with_batch_norm(name, device, tiny_episode):
+    """Channels-last Conv4 weights, batch norm, two inner steps: losses and meta-gradients agree (float64)."""
     torch.manual_seed(0)
-    learner = MAML.for_images((1, 28, 28), 5, hidden=8).double()
-    episodes = [ml.Episode(*(t.double() if t.is_floating_point() else t for t in (e.support_x, e.support_y, e.query_x, e.query_y)))
-                for e in (tiny_episode, tiny_episode)]
+    learner = ml.make_learner(name, (1, 28, 28), 5, hidden=8, inner_steps=2).double().to(device)
+    episodes = [ml.Episode(*(t.double() if t.is_floating_point() else t for t in (e.support_x, e.support_y, e.query_x, e.query_y))).to(device)
+                for e in (tiny_episode, next(ml.synthetic_classes(12, 10, (1, 28, 28), seed=1).episodes(5, 2, 3, seed=1)))]
     looped = torch.stack([learner.meta_loss(e) for e in episodes])
     batched = learner.batched_meta_loss(episodes)
     torch.testing.assert_close(batched, looped)
+    params = ml.params_of(learner)
+    from_loop = ml.grads_of(looped.mean(), params, create_graph=False)
+    from_vmap = ml.grads_of(batched.mean(), params, create_graph=False)
+    for n in params:
+        torch.testing.assert_close(from_vmap[n], from_loop[n])
 
 
 def test_vmap_outer_step_equals_loop_outer_step():

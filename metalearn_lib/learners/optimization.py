@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from ..backbones import Conv4
+from ..backbones import Conv4, elementary_batch_norm
 from ..episodes import Episode
 from ..functional import GradFn, Params, autograd_grads, forward_with, func_grads, gradient_descent, params_of
 from .base import MetaLearner, register
@@ -100,9 +100,11 @@ class MAML(MetaLearner):
         return self.task_loss(self.predict(self.adapt(support_x, support_y, grad_fn), query_x), query_y)
 
     def batched_meta_loss(self, episodes: Sequence[Episode]) -> Tensor:
-        """``(meta_batch,)`` query losses of a meta-batch computed in one :func:`torch.func.vmap` call."""
+        """``(meta_batch,)`` query losses of a meta-batch computed in one :func:`torch.func.vmap` call
+        (batch norm in its elementary form: see :class:`~metalearn_lib.backbones.BatchStatNorm2d`)."""
         task = partial(self.query_loss, grad_fn=func_grads)
-        return vmap(task, randomness="different")(*stack_episodes(episodes))
+        with elementary_batch_norm(self):
+            return vmap(task, randomness="different")(*stack_episodes(episodes))
 
     def outer_step(self, episodes: Sequence[Episode], optimizer: torch.optim.Optimizer) -> dict[str, float]:
         """Mean query loss of the meta-batch, backward through the inner loop, optimizer step;
