@@ -18,6 +18,7 @@ from .datasets.base import FewShotDataset
 from .datasets.omniglot import Omniglot
 from .evaluation import Score
 from .learners.base import LEARNERS, MetaLearner, make_learner
+from .learners.meta_transfer import hard_task_stream
 from .sampling import FixedEpisodes
 from .score_cache import cached_evaluate
 from .training import History, Trained, meta_train, models_dir, train_or_load
@@ -52,6 +53,8 @@ class Recipe:
             classes needs its own training run (with ``n_way`` set to that number).
         options: further keyword arguments of ``for_images``; a value given as a ``(smoke, book, paper)``
             :data:`PerBudget` tuple is picked by budget.
+        hard_tasks: meta-batches alternate ordinary and hard ones
+            (:func:`~metalearn_lib.learners.meta_transfer.hard_task_stream`, Sun et al., 2019).
         bench_episodes: test episodes per setting in the benchmark when fewer than the default
             (:func:`~metalearn_lib.bench.bench_episodes`): for learners whose every test task is a whole
             training run.
@@ -70,6 +73,7 @@ class Recipe:
     pretrain_steps: PerBudget | None = None
     any_way: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    hard_tasks: bool = False
     bench_episodes: PerBudget | None = None
     source: str = ""
 
@@ -107,7 +111,8 @@ class Recipe:
             else:
                 shape = f"a sequence of {self.n_way} classes x {self.k_shot} drawings"
             schedule = "" if self.lr_schedule == "constant" else f" with {self.lr_schedule} decay"
-            parts.append(f"{steps} steps of {episodes} ({shape}), Adam lr {self.outer_lr:g}{schedule}")
+            hard = ", ordinary and hard meta-batches in turn" if self.hard_tasks else ""
+            parts.append(f"{steps} steps of {episodes} ({shape}{hard}), Adam lr {self.outer_lr:g}{schedule}")
         if self.hidden is not None:
             parts[-1] += ","
             parts.append(f"Conv4 width {at_budget(self.hidden)}")
@@ -125,6 +130,8 @@ class Recipe:
         if self.pretrain_steps is not None:
             parts.append(f"pre{at_budget(self.pretrain_steps)}")
         parts += [f"{k}{v}" for k, v in sorted(self.resolved_options().items())]
+        if self.hard_tasks:
+            parts.append("hardtasks")
         return "-".join([*parts, f"seed{seed}"]) + ".pt"
 
 
@@ -204,10 +211,11 @@ def train(
     steps = at_budget(chosen.steps)
     if steps == 0:
         return Trained(learner, history, True, path)
+    shape, batch = (chosen.n_way, chosen.k_shot, chosen.n_query), at_budget(chosen.meta_batch_size)
+    episodes = hard_task_stream(pool, learner, *shape, batch, seed=seed) if chosen.hard_tasks else pool.episodes(*shape, seed=seed)
     return train_or_load(learner, models_dir() / chosen.cache_name(len(val), seed, pool.cache_key()), lambda: meta_train(
-        learner, pool.episodes(chosen.n_way, chosen.k_shot, chosen.n_query, seed=seed), steps,
-        outer_lr=chosen.outer_lr, lr_schedule=chosen.lr_schedule, meta_batch_size=at_budget(chosen.meta_batch_size), val_episodes=val,
-        eval_every=max(1, steps // 6), progress=progress,
+        learner, episodes, steps, outer_lr=chosen.outer_lr, lr_schedule=chosen.lr_schedule, meta_batch_size=batch,
+        val_episodes=val, eval_every=max(1, steps // 6), progress=progress,
     ))
 
 

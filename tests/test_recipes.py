@@ -1,11 +1,14 @@
 """The recipe table: one recipe per registered learner, cache names that name every setting, and
 training that is reused (not repeated) from the cache."""
 
+import dataclasses
+
 import pytest
 import torch
 
 import metalearn_lib as ml
 from metalearn_lib import recipes
+from metalearn_lib.learners.meta_transfer import hard_task_stream
 
 
 def test_every_registered_learner_has_a_recipe():
@@ -72,6 +75,28 @@ def test_train_names_the_pool_in_the_cache_file(omniglot_splits, monkeypatch, tm
     fewer = data.subset(range(4))
     assert fewer.cache_key() != data.cache_key() and "[" not in fewer.cache_key()
     assert not recipes.train(small, pool=fewer, progress=False).cached  # another pool is another file
+
+
+def test_hard_task_recipes_train_on_the_hard_task_stream(omniglot_splits, monkeypatch, tmp_path):
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    monkeypatch.setattr(recipes, "models_dir", lambda: tmp_path)
+    streams = []
+
+    def spy(*args, **kwargs):
+        streams.append((args[2:], kwargs))
+        return hard_task_stream(*args, **kwargs)
+
+    monkeypatch.setattr(recipes, "hard_task_stream", spy)
+    data = ml.synthetic_classes(n_classes=8, n_per_class=6, image_shape=(1, 28, 28))
+    plain = recipes.Recipe("protonet", 3, 1, 2, (2, 2, 2), (2, 2, 2))
+    hard = dataclasses.replace(plain, hard_tasks=True)
+    assert "hardtasks" in hard.cache_name(4) and "hardtasks" not in plain.cache_name(4)
+    assert "hard meta-batches" in hard.describe() and "hard" not in plain.describe()
+    recipes.train(plain, pool=data, progress=False)
+    assert streams == []
+    run = recipes.train(hard, pool=data, progress=False)
+    assert not run.cached and run.path.name.endswith("hardtasks-seed0.pt")
+    assert streams == [((3, 1, 2, 2), {"seed": 0})]
 
 
 def test_untrained_learners_come_back_without_a_file(omniglot_splits, monkeypatch):
