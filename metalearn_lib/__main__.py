@@ -39,6 +39,7 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     import metalearn_lib as ml
+    from .learners.memory import SequenceLearner, instance_accuracy
     from .recipes import fixed_test_episodes, recipe, train_recipe
 
     ml.seed_everything(args.seed)
@@ -53,6 +54,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     episodes = fixed_test_episodes(args.n_way, args.k_shot, args.test_episodes)
     score = ml.evaluate(trained.model, episodes, progress=True)
     print(f"{args.learner} {args.n_way}-way {args.k_shot}-shot on Omniglot test: {score}")
+    if isinstance(trained.model, SequenceLearner):
+        sequences = fixed_test_episodes(chosen.n_way, chosen.k_shot, args.test_episodes, n_query=0)
+        print(f"{args.learner} accuracy by instance, {chosen.n_way} classes x {chosen.k_shot} drawings "
+              f"(Santoro et al., 2016): {instance_accuracy(trained.model, sequences)}")
     return 0
 
 

@@ -228,14 +228,15 @@ def train_recipe(
 
 
 def fixed_test_episodes(
-    n_way: int = 5, k_shot: int = 1, n: int | None = None, *, test: FewShotDataset | None = None,
+    n_way: int = 5, k_shot: int = 1, n: int | None = None, *, test: FewShotDataset | None = None, n_query: int = 15,
 ) -> FixedEpisodes:
     """The book's test tasks: ``n`` fixed episodes (default 20 / 600 / 600 by budget) of the evaluation
-    alphabets with 15 queries per class and seed 2026, identical for every learner and chapter.
-    ``test`` is the loaded ``Omniglot("test")`` pool, for callers that draw many settings from it."""
+    alphabets with ``n_query`` queries per class (0 for the sequence learners' presentations) and seed
+    2026, identical for every learner and chapter. ``test`` is the loaded ``Omniglot("test")`` pool,
+    for callers that draw many settings from it."""
     n = n if n is not None else budget(smoke=20, book=600, paper=600)
     test = test if test is not None else Omniglot("test")
-    return test.fixed_episodes(n_way, k_shot, 15, n, seed=2026)
+    return test.fixed_episodes(n_way, k_shot, n_query, n, seed=2026)
 
 
 def test_score(

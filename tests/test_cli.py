@@ -35,3 +35,16 @@ def test_train_command_uses_the_recipe_and_then_the_cache(omniglot_splits, capsy
     assert main(["train", "protonet", "--test-episodes", "3"]) == 0
     out = capsys.readouterr().out
     assert "loaded from" in out and "chapters/03_metric/04_prototypical" in out
+
+
+def test_train_command_prints_the_instance_curve_of_sequence_learners(omniglot_splits, capsys, monkeypatch, tmp_path):
+    from metalearn_lib import recipes
+
+    monkeypatch.setenv("METALEARN_BUDGET", "smoke")
+    monkeypatch.setattr(recipes, "models_dir", lambda: tmp_path)
+    assert main(["train", "rnn-meta", "--test-episodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "rnn-meta accuracy by instance, 5 classes x 10 drawings" in out
+    assert all(f"{k}: " in out for k in range(1, 11))
+    assert main(["train", "protonet", "--test-episodes", "2"]) == 0
+    assert "by instance" not in capsys.readouterr().out
