@@ -38,11 +38,16 @@ def _episode_embeddings(encoder: nn.Module, episode: Episode) -> tuple[Tensor, T
     return encoder(x), torch.cat([episode.support_y, episode.query_y])
 
 
+def _positive_pairs(same: Tensor) -> Tensor:
+    """``(N, N)`` bool: pairs of distinct examples of the same class, from the same-class mask ``same``."""
+    return same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
+
+
 def hardest_pairs(distance: Tensor, same: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Batch-hard mining (Hermans, Beyer & Leibe, 2017): for every example (row) of the ``(N, N)``
     distance matrix, the distance to its farthest same-class example and to its nearest example of
     another class ``(N,)`` each, and which rows have a same-class example at all ``(N,)`` (bool)."""
-    positive = same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
+    positive = _positive_pairs(same)
     hardest_positive = distance.masked_fill(~positive, float("-inf")).amax(1)
     hardest_negative = distance.masked_fill(same, float("inf")).amin(1)
     return hardest_positive, hardest_negative, positive.any(1)
@@ -79,7 +84,7 @@ class NearestSupportLearner(MetaLearner):
         raises when no example has another of its class."""
         z, y = _episode_embeddings(self.encoder, episode)
         same = y[:, None] == y[None, :]
-        if not (same.sum(1) > 1).any():
+        if not _positive_pairs(same).any():
             raise ValueError("the episode has no same-class pair: use k_shot + n_query >= 2")
         return euclidean(z, z), same
 
@@ -126,7 +131,7 @@ class TripletNetwork(NearestSupportLearner):
         if self.mining == "hard":
             positive, negative, has_positive = hardest_pairs(d, same)
             return triplet_loss(positive, negative, self.margin)[has_positive].mean()
-        positive = same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)  # (anchor, positive)
+        positive = _positive_pairs(same)  # (anchor, positive)
         losses = triplet_loss(d.unsqueeze(2), d.unsqueeze(1), self.margin)  # [a, p, n]
         valid = positive.unsqueeze(2) & ~same.unsqueeze(1)
         return losses[valid].mean()
