@@ -66,7 +66,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.name == "maml-vmap":
         print(bench.run_benchmark(args.name, meta_batch_sizes=args.meta_batch_sizes, repeats=args.repeats,
-                                  device=args.device))
+                                  device=args.device, task=args.task))
         return 0
     results = bench.benchmark_learners(args.learners, args.ways, args.shots, device=args.device)
     path = bench.save_results(results, args.out or bench.default_results_path())
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="results file (default: under the cache, named by budget)")
     bench.add_argument("--meta-batch-sizes", type=int, nargs="+", default=[4, 16, 32])
     bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--task", default="omniglot", choices=["omniglot", "sinusoid"], help="maml-vmap: the tasks timed")
     bench.add_argument("--device", default=None, help="default: CUDA when available, else CPU")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -4,7 +4,8 @@
 same fixed Omniglot test episodes (5- and 20-way, 1- and 5-shot): accuracy with a 95% CI, training
 time, parameters and the peak memory of one training step, written to a JSON results file.
 ``maml-vmap``: one MAML meta-iteration (forward, second-order backward, optimizer step) on Omniglot
-5-way 1-shot with the tasks of the meta-batch looped over or batched with :func:`torch.func.vmap`.
+5-way 1-shot (or sinusoid regression) with the tasks of the meta-batch looped over or batched with
+:func:`torch.func.vmap`.
 
 Times and memory come from :mod:`metalearn_lib.profiling`: median seconds after a warm-up, and a
 peak measured per call (the CUDA allocator's on a GPU, the tensors saved for backward on a CPU), so
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from .backbones import count_parameters
+from .backbones import count_parameters, mlp
 from .checkpoints import atomic_write_text
 from .config import budget, budget_name, cache_dir
-from .datasets import Omniglot
+from .datasets import Omniglot, Sinusoid
 from .learners import MAML, available_learners
 from .profiling import peak_memory, time_call
 from .recipes import RECIPES, Recipe, at_budget, recipe, test_score, train
@@ -51,21 +52,35 @@ def time_maml_meta_iteration(
     hidden: int = 64,
     device: str | torch.device | None = None,
     seed: int = 0,
+    task: str = "omniglot",
 ) -> list[Timing]:
-    """Time one second-order MAML meta-iteration, looped and vmapped, for each meta-batch size
-    (Omniglot 5-way 1-shot, 15 queries per class, Conv4 of width ``hidden``, one inner step).
+    """Time one second-order MAML meta-iteration, looped and vmapped, for each meta-batch size, on
+    ``task``: ``"omniglot"`` (5-way 1-shot, 15 queries per class, Conv4 of width ``hidden``) or
+    ``"sinusoid"`` (K=10 with 10 queries, MAML's ``mlp(1, (40, 40), 1)``: little work per task, so
+    the per-operation overhead that vmap removes dominates). One inner step in both.
 
     Returns one :class:`Timing` per (mode, meta-batch size): the median of ``repeats`` runs after a
     warm-up (:func:`~metalearn_lib.profiling.time_call`) and the peak memory of one more run
     (:func:`~metalearn_lib.profiling.peak_memory`), measured per call so sizes can be compared."""
     device = resolve_device(device)
-    episodes = Omniglot("train", rotations=True).episodes(5, 1, 15, seed=seed)
+    if task not in ("omniglot", "sinusoid"):
+        raise ValueError(f"unknown benchmark task {task!r}; choose 'omniglot' or 'sinusoid'")
+    if task == "omniglot":
+        episodes = Omniglot("train", rotations=True).episodes(5, 1, 15, seed=seed)
+    else:
+        episodes = Sinusoid().episodes(10, 10, seed=seed)
+
+    def build(vmap: bool) -> MAML:
+        if task == "omniglot":
+            return MAML.for_images((1, 28, 28), 5, hidden=hidden, vmap=vmap)
+        return MAML(mlp(1, (40, 40), 1), inner_lr=0.01, vmap=vmap)
+
     results = []
     for meta_batch_size in meta_batch_sizes:
         batch = [e.to(device) for e in itertools.islice(episodes, meta_batch_size)]
         for mode in ("loop", "vmap"):
             torch.manual_seed(seed)
-            learner = MAML.for_images((1, 28, 28), 5, hidden=hidden, vmap=mode == "vmap").to(device).train()
+            learner = build(vmap=mode == "vmap").to(device).train()
             optimizer = torch.optim.Adam(learner.parameters(), lr=1e-3)
             step = partial(learner.outer_step, batch, optimizer)
             try:

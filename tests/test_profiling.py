@@ -109,5 +109,13 @@ def test_maml_vmap_benchmark_measures_the_loop_and_marks_vmap_memory_on_cpu(omni
     assert "—" in table and table.count("\n") == 1
 
 
+def test_maml_vmap_benchmark_times_sinusoid_tasks():
+    timings = bench.time_maml_meta_iteration((3,), repeats=1, device="cpu", task="sinusoid")
+    assert [(t.mode, t.meta_batch_size) for t in timings] == [("loop", 3), ("vmap", 3)]
+    assert all(t.seconds > 0 for t in timings)
+    with pytest.raises(ValueError, match="unknown benchmark task"):
+        bench.time_maml_meta_iteration((3,), task="cifar")
+
+
 def test_profiling_is_exported():
     assert ml.profiling.peak_memory is profiling.peak_memory
