@@ -5,11 +5,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import metalearn_lib as ml
 from metalearn_lib.learners.memory import (
     MANN,
+    PixelEncoder,
     RNNMetaLearner,
     cosine_read,
     instance_accuracy,
@@ -28,7 +30,7 @@ def small(name: str, n_way: int = 3, image_shape=(1, 4, 4)):
     kwargs = {"hidden": 16}
     if name == "mann":
         kwargs.update(n_slots=8, slot_size=6, n_reads=2)
-    return ml.make_learner(name, image_shape, n_way, encoder_hidden=12, **kwargs)
+    return ml.make_learner(name, image_shape, n_way, pixel_side=image_shape[-1], **kwargs)
 
 
 def test_previous_labels_are_shifted_one_hot():
@@ -112,8 +114,19 @@ def test_labels_outside_n_way_are_rejected():
     learner = small("rnn-meta")
     with pytest.raises(ValueError, match="labels must lie in 0..2"):
         learner.sequence_logits(torch.rand(3, 1, 4, 4), torch.tensor([0, 1, 3]))
-    with pytest.raises(ValueError, match="encoder kind"):
-        ml.make_learner("mann", (1, 4, 4), 3, encoder="resnet")
+    with pytest.raises(ValueError, match="pixel side must lie in 1..4"):
+        ml.make_learner("mann", (1, 4, 4), 3, pixel_side=5)
+
+
+def test_pixel_encoder_averages_areas_and_flattens():
+    x = torch.rand(3, 2, 28, 28)
+    torch.testing.assert_close(PixelEncoder((2, 28, 28), 14)(x), F.avg_pool2d(x, 2).flatten(1))
+    assert torch.equal(PixelEncoder((2, 28, 28), 28)(x), x.flatten(1))
+    encoder = PixelEncoder((2, 28, 28), 20)
+    assert encoder(x).shape == (3, encoder.feature_dim) == (3, 800)
+    assert list(encoder.parameters()) == []
+    learner = ml.make_learner("rnn-meta", (1, 28, 28), 5)
+    assert learner.feature_dim == 400 and learner.cell.input_size == 405  # Santoro et al.: 20x20 pixels + label
 
 
 def test_memory_trace_weights_are_distributions():

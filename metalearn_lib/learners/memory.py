@@ -13,7 +13,6 @@ predictions over a whole presentation sequence (the setting of Santoro et al.'s 
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..backbones import Conv4
 from ..episodes import Episode
 from ..evaluation import Score, mean_ci95
 from .base import MetaLearner, register
@@ -73,6 +71,13 @@ class SequenceLearner(MetaLearner):
     def __init__(self, encoder: nn.Module, feature_dim: int, n_way: int, grad_clip: float | None = 10.0) -> None:
         super().__init__()
         self.encoder, self.feature_dim, self.n_way, self.grad_clip = encoder, feature_dim, n_way, grad_clip
+
+    @classmethod
+    def for_images(cls, image_shape: Sequence[int], n_way: int, pixel_side: int = 20, **kwargs) -> SequenceLearner:
+        """A learner reading ``image_shape`` images as ``pixel_side x pixel_side`` pixels
+        (:class:`PixelEncoder`); ``kwargs`` go to the constructor."""
+        encoder = PixelEncoder(image_shape, pixel_side)
+        return cls(encoder, encoder.feature_dim, n_way, **kwargs)
 
     @property
     def input_dim(self) -> int:
@@ -154,18 +159,27 @@ class SequenceLearner(MetaLearner):
         return {"loss": loss.item()}
 
 
-def sequence_encoder(image_shape: Sequence[int], kind: str = "mlp", hidden: int = 128) -> tuple[nn.Module, int]:
-    """The image encoder of the sequence learners, ``(encoder, feature_dim)``. ``kind="mlp"``: the
-    flattened image through one ReLU layer of ``hidden`` units (Santoro et al. feed the flattened
-    pixels straight to the controller; a learned layer speeds learning at little cost). ``kind="conv"``:
-    Conv4 with ``hidden`` channels and no batch normalisation. Neither mixes the examples of a
-    sequence, so an image's code never depends on later images."""
-    if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU()), hidden
-    if kind == "conv":
-        encoder = Conv4(image_shape, hidden=hidden, norm=False)
-        return encoder, encoder.feature_dim
-    raise ValueError(f"encoder kind must be 'mlp' or 'conv', got {kind!r}")
+class PixelEncoder(nn.Module):
+    """The images of a sequence as the controller sees them (Santoro et al., 2016): resized to
+    ``side x side`` by area averaging and flattened, ``(B, C, H, W) -> (B, C * side * side)``.
+
+    No learned parameters, on purpose. With one learned ReLU layer of 128 units in front of the
+    LSTM, neither sequence learner ever bound a label to a drawing in 100,000 Omniglot episodes: the
+    loss settled at what the label history alone gives. On the raw pixels the same learners start
+    binding after about 1,000 steps of 16 episodes.
+    """
+
+    def __init__(self, image_shape: Sequence[int], side: int = 20) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        if not 1 <= side <= min(height, width):
+            raise ValueError(f"pixel side must lie in 1..{min(height, width)} for {height}x{width} images, got {side}")
+        self.side, self.feature_dim = side, channels * side * side
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2:] != (self.side, self.side):
+            x = F.interpolate(x, size=(self.side, self.side), mode="area")
+        return x.flatten(1)
 
 
 @register("rnn-meta")
@@ -181,12 +195,6 @@ class RNNMetaLearner(SequenceLearner):
         super().__init__(encoder, feature_dim, n_way, **kwargs)
         self.cell = nn.LSTMCell(self.input_dim, hidden)
         self.out = nn.Linear(hidden, n_way)
-
-    @classmethod
-    def for_images(
-        cls, image_shape: Sequence[int], n_way: int, encoder: str = "mlp", encoder_hidden: int = 128, **kwargs
-    ) -> RNNMetaLearner:
-        return cls(*sequence_encoder(image_shape, encoder, encoder_hidden), n_way, **kwargs)
 
     def initial_state(self, batch: int, device: torch.device) -> State:
         zeros = torch.zeros(batch, self.cell.hidden_size, device=device)
@@ -267,12 +275,6 @@ class MANN(SequenceLearner):
         self.controller = nn.LSTMCell(self.input_dim + n_reads * slot_size, hidden)
         self.heads = nn.Linear(hidden, n_reads * (2 * slot_size + 2))  # key, add, gate, strength
         self.out = nn.Linear(hidden + n_reads * slot_size, n_way)
-
-    @classmethod
-    def for_images(
-        cls, image_shape: Sequence[int], n_way: int, encoder: str = "mlp", encoder_hidden: int = 128, **kwargs
-    ) -> MANN:
-        return cls(*sequence_encoder(image_shape, encoder, encoder_hidden), n_way, **kwargs)
 
     def initial_state(self, batch: int, device: torch.device) -> State:
         """Empty controller, memory filled with 1e-6, and read weights and usage on slot 0 (as in
