@@ -166,7 +166,7 @@ class PixelEncoder(nn.Module):
     No learned parameters, on purpose. With one learned ReLU layer of 128 units in front of the
     LSTM, neither sequence learner ever bound a label to a drawing in 100,000 Omniglot episodes: the
     loss settled at what the label history alone gives. On the raw pixels the same learners start
-    binding after about 1,000 steps of 16 episodes.
+    binding after 1,000 to 3,000 steps of 16 episodes.
     """
 
     def __init__(self, image_shape: Sequence[int], side: int = 20) -> None:
