@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .bench import MAML_VMAP_TASKS
+
 
 def cmd_info(args: argparse.Namespace) -> int:
     import metalearn_lib as ml
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="results file (default: under the cache, named by budget)")
     bench.add_argument("--meta-batch-sizes", type=int, nargs="+", default=[4, 16, 32])
     bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--task", default="omniglot", choices=["omniglot", "sinusoid"], help="maml-vmap: the tasks timed")
+    bench.add_argument("--task", default="omniglot", choices=MAML_VMAP_TASKS, help="maml-vmap: the tasks timed")
     bench.add_argument("--device", default=None, help="default: CUDA when available, else CPU")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -46,6 +46,10 @@ class Timing:
     peak_bytes: int | None
 
 
+MAML_VMAP_TASKS = ("omniglot", "sinusoid")
+"""The tasks :func:`time_maml_meta_iteration` can time."""
+
+
 def time_maml_meta_iteration(
     meta_batch_sizes: Sequence[int] = (4, 16, 32),
     repeats: int = 3,
@@ -63,18 +67,18 @@ def time_maml_meta_iteration(
     warm-up (:func:`~metalearn_lib.profiling.time_call`) and the peak memory of one more run
     (:func:`~metalearn_lib.profiling.peak_memory`), measured per call so sizes can be compared."""
     device = resolve_device(device)
-    if task not in ("omniglot", "sinusoid"):
-        raise ValueError(f"unknown benchmark task {task!r}; choose 'omniglot' or 'sinusoid'")
     if task == "omniglot":
         episodes = Omniglot("train", rotations=True).episodes(5, 1, 15, seed=seed)
-    else:
+
+        def build(vmap: bool) -> MAML:
+            return MAML.for_images((1, 28, 28), 5, hidden=hidden, vmap=vmap)
+    elif task == "sinusoid":
         episodes = Sinusoid().episodes(10, 10, seed=seed)
 
-    def build(vmap: bool) -> MAML:
-        if task == "omniglot":
-            return MAML.for_images((1, 28, 28), 5, hidden=hidden, vmap=vmap)
-        return MAML(mlp(1, (40, 40), 1), inner_lr=0.01, vmap=vmap)
-
+        def build(vmap: bool) -> MAML:
+            return MAML(mlp(1, (40, 40), 1), inner_lr=0.01, vmap=vmap)
+    else:
+        raise ValueError(f"unknown benchmark task {task!r}; choose one of {', '.join(MAML_VMAP_TASKS)}")
     results = []
     for meta_batch_size in meta_batch_sizes:
         batch = [e.to(device) for e in itertools.islice(episodes, meta_batch_size)]
@@ -99,16 +103,23 @@ def format_timings(timings: Sequence[Timing]) -> str:
         return f"{t.peak_bytes / 2**20:8.1f}" if t.peak_bytes is not None else f"{'—':>8}"
 
     rows = ["meta_batch  loop_s  vmap_s  loop/vmap  loop_MiB  vmap_MiB"]
-    by_size = {}
-    for t in timings:
-        by_size.setdefault(t.meta_batch_size, {})[t.mode] = t
-    for size, modes in by_size.items():
-        loop, vm = modes["loop"], modes["vmap"]
-        rows.append(
-            f"{size:>10}  {loop.seconds:6.3f}  {vm.seconds:6.3f}  {loop.seconds / vm.seconds:9.2f}"
-            f"  {mib(loop)}  {mib(vm)}"
-        )
+    ratios = speedups(timings)
+    for size, (loop, vm) in _by_size(timings).items():
+        rows.append(f"{size:>10}  {loop.seconds:6.3f}  {vm.seconds:6.3f}  {ratios[size]:9.2f}  {mib(loop)}  {mib(vm)}")
     return "\n".join(rows)
+
+
+def _by_size(timings: Sequence[Timing]) -> dict[int, tuple[Timing, Timing]]:
+    """``{meta_batch_size: (loop timing, vmap timing)}`` in the order measured."""
+    modes: dict[int, dict[str, Timing]] = {}
+    for t in timings:
+        modes.setdefault(t.meta_batch_size, {})[t.mode] = t
+    return {size: (m["loop"], m["vmap"]) for size, m in modes.items()}
+
+
+def speedups(timings: Sequence[Timing]) -> dict[int, float]:
+    """``{meta_batch_size: loop seconds / vmap seconds}``: above 1, vmap is faster."""
+    return {size: loop.seconds / vm.seconds for size, (loop, vm) in _by_size(timings).items()}
 
 
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {"maml-vmap": time_maml_meta_iteration}

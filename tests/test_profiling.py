@@ -107,6 +107,7 @@ def test_maml_vmap_benchmark_measures_the_loop_and_marks_vmap_memory_on_cpu(omni
     assert all(t.seconds > 0 for t in timings)
     table = bench.format_timings(timings)
     assert "—" in table and table.count("\n") == 1
+    assert bench.speedups(timings) == {2: modes["loop"].seconds / modes["vmap"].seconds}
 
 
 def test_maml_vmap_benchmark_times_sinusoid_tasks():
