@@ -137,6 +137,8 @@ class Recipe:
 
 _PAIR_STEPS: PerBudget = (4, 700, 20000)
 _OPTIMIZATION = dict(k_shot=1, n_query=5, steps=(3, 1600, 60000), meta_batch_size=(2, 4, 32), hidden=NARROW, any_way=False)
+# pixel_side is the learners' default; stated so the cache file names it, apart from models of the
+# earlier encoder with a learned layer.
 _SEQUENCE = dict(k_shot=10, n_query=0, steps=(3, 5000, 6250), meta_batch_size=(16, 16, 16), any_way=False,
                  options={"pixel_side": 20})
 _PRETRAIN: PerBudget = (5, 800, 20000)
